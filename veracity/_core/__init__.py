@@ -1,0 +1,1 @@
+"""The engine: input normalisation, targets, chunked evaluation, hooks, progress, checks."""

@@ -1,0 +1,87 @@
+"""Small base classes with Captum 0.9's names and shared behaviour."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+from torch import Tensor
+
+from veracity._core.evaluate import outputs_at
+from veracity._core.inputs import as_tuple, prepare_additional_args, sum_per_example
+from veracity._core.targets import prepare_target
+from veracity._core.validate import fail
+
+
+class Attribution:
+    """Base of every attribution method: holds the model (``forward_func``) and nothing else.
+
+    No state is kept between calls, so one instance can serve many threads and calls.
+    """
+
+    def __init__(self, forward_func: Callable[..., Any]) -> None:
+        if not callable(forward_func):
+            fail("forward_func", "a callable model or function", forward_func, TypeError)
+        self.forward_func = forward_func
+
+    def attribute(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def attribute_future(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not support attribute_future")
+
+    def has_convergence_delta(self) -> bool:
+        return False
+
+    @property
+    def multiplies_by_inputs(self) -> bool:
+        return False
+
+    @classmethod
+    def get_name(cls) -> str:
+        """The class name in words: ``IntegratedGradients`` -> ``Integrated Gradients``."""
+        return re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", cls.__name__)
+
+
+class GradientAttribution(Attribution):
+    """Base of gradient methods; adds ``compute_convergence_delta``."""
+
+    def compute_convergence_delta(
+        self,
+        attributions: Tensor | tuple[Tensor, ...],
+        start_point: Tensor | tuple[Tensor, ...],
+        end_point: Tensor | tuple[Tensor, ...],
+        target: Any = None,
+        additional_forward_args: Any = None,
+    ) -> Tensor:
+        """Per example: sum of attributions - (F(end_point) - F(start_point)).
+
+        Example:
+            >>> import torch
+            >>> from veracity.attr import IntegratedGradients
+            >>> model = torch.nn.Linear(3, 1)
+            >>> ig = IntegratedGradients(model)
+            >>> x = torch.randn(2, 3)
+            >>> a = ig.attribute(x)
+            >>> bool(ig.compute_convergence_delta(a, torch.zeros(2, 3), x).abs().max() < 1e-5)
+            True
+        """
+        attrs, _ = as_tuple(attributions, "attributions")
+        ends, _ = as_tuple(end_point, "end_point")
+        starts, _ = as_tuple(start_point, "start_point")
+        if len(attrs) != len(ends) or len(starts) != len(ends):
+            fail("start_point", f"{len(attrs)} tensors, as many as the attributions", start_point)
+        batch = ends[0].shape[0]
+        starts = tuple(s.expand_as(e) if s.shape != e.shape else s for s, e in zip(starts, ends))
+        args = prepare_additional_args(additional_forward_args)
+        values = outputs_at(self.forward_func, [ends, starts], prepare_target(target, batch), args)
+        return convergence_delta(attrs, values[0] - values[1])
+
+
+def convergence_delta(attributions: tuple[Tensor, ...], output_difference: Tensor) -> Tensor:
+    """Per example: sum of all attributions minus the output difference they should explain."""
+    return sum_per_example(attributions).to(output_difference.dtype) - output_difference
+
+
+class PerturbationAttribution(Attribution):
+    """Base of perturbation methods (ablation, Shapley, LIME-style)."""

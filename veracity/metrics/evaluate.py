@@ -1,0 +1,3 @@
+"""evaluate metrics (filled in by issue 5)."""
+
+__all__: list[str] = []
