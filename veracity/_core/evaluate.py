@@ -34,7 +34,8 @@ class Points:
 
     ``build(start, stop)`` returns the model inputs for points ``start..stop-1``: each tensor
     has ``(stop - start) * batch * copies`` rows. ``copies`` is 2 when every point carries its
-    reference alongside (DeepLift): the first half of a chunk's rows is then the explained half.
+    reference alongside (DeepLift): rows are then copy-major, ``[copy][point][example]``, and
+    the first copy is the explained one. Callbacks get values regrouped per point.
     """
 
     n_points: int
@@ -50,10 +51,15 @@ class Points:
         return cls(n_points, like[0].shape[0], build, max(row_bytes, 1), like[0].device, copies)
 
 
+_MODE_DEPENDENT = (torch.nn.modules.dropout._DropoutNd, torch.nn.modules.batchnorm._BatchNorm)
+
+
 def warn_if_training(forward_func: Any) -> None:
     """Attributions through dropout or batch statistics are random or batch-dependent."""
     module = forward_func if isinstance(forward_func, torch.nn.Module) else getattr(forward_func, "__self__", None)
-    if isinstance(module, torch.nn.Module) and module.training:
+    if isinstance(module, torch.nn.Module) and module.training and any(
+        isinstance(m, _MODE_DEPENDENT) and m.training for m in module.modules()
+    ):
         warnings.warn(
             f"`forward_func`: the model ({type(module).__name__}) is in training mode; dropout and "
             "batch-norm statistics make attributions random and batch-dependent. Call model.eval() "
@@ -105,6 +111,13 @@ def _check_rows(output: Tensor, rows: int) -> None:
              f"output shape {tuple(output.shape)}")
 
 
+def _per_point(values: Tensor, k: int, points: Points) -> Tensor:
+    """Rows ``[copy][point][example]`` regrouped as ``(point, copy * batch + example, ...)``."""
+    tail = values.shape[1:]
+    grouped = values.reshape(points.copies, k, points.batch, *tail).transpose(0, 1)
+    return grouped.reshape(k, points.copies * points.batch, *tail)
+
+
 def forward_points(
     forward_func: Callable[..., Any],
     points: Points,
@@ -134,7 +147,7 @@ def forward_points(
             output = call_forward(forward_func, chunk, args)
             _check_rows(output, k * width)
             values = target.repeat(k * points.copies).scalars(output) if target is not None else output
-        consume(start, stop, values.reshape(k, width, *values.shape[1:]))
+        consume(start, stop, _per_point(values, k, points))
 
     run_chunks(points, size, show_progress, desc, step)
 
@@ -176,7 +189,7 @@ def gradient_points(
                      "an output with no gradient (is the model run under torch.no_grad()?)")
             grads = torch.autograd.grad(explained.sum(), chunk, allow_unused=True)
         grads = tuple(torch.zeros_like(t) if g is None else g for g, t in zip(grads, chunk))
-        consume(start, stop, grads, scalars.detach().reshape(k, width))
+        consume(start, stop, grads, _per_point(scalars.detach(), k, points))
 
     run_chunks(points, size, show_progress, desc, step)
 

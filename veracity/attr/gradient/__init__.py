@@ -1,6 +1,20 @@
 """Gradient attribution methods."""
 
+from veracity.attr.gradient.deeplift import DeepLift, DeepLiftShap
+from veracity.attr.gradient.gradient_shap import GradientShap
+from veracity.attr.gradient.guided import Deconvolution, GuidedBackprop
 from veracity.attr.gradient.integrated_gradients import IntegratedGradients
+from veracity.attr.gradient.noise_tunnel import NoiseTunnel
 from veracity.attr.gradient.saliency import InputXGradient, Saliency
 
-__all__ = ["IntegratedGradients", "InputXGradient", "Saliency"]
+__all__ = [
+    "Deconvolution",
+    "DeepLift",
+    "DeepLiftShap",
+    "GradientShap",
+    "GuidedBackprop",
+    "IntegratedGradients",
+    "InputXGradient",
+    "NoiseTunnel",
+    "Saliency",
+]

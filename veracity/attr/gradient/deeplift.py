@@ -1,0 +1,198 @@
+"""DeepLift (Rescale rule) and DeepLiftShap."""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from typing import Any, Callable
+
+import torch
+from torch import Tensor
+
+from veracity._core.evaluate import Points, gradient_points
+from veracity._core.hooks import BackwardRules
+from veracity._core.inputs import format_like, prepare_baseline_distribution, prepare_baselines
+from veracity._core.targets import TargetIndex
+from veracity._core.validate import fail
+from veracity.attr._base import GradientAttribution
+from veracity.attr.gradient._common import prepare_call
+from veracity.attr.gradient.rules import rescale_rule
+
+TensorOrTuple = Tensor | tuple[Tensor, ...]
+RESCALED = frozenset({"elementwise", "max_pool", "softmax"})
+
+
+def _apply_custom(func: Callable[..., Any], multipliers: tuple[Tensor, ...], inputs: tuple[Tensor, ...],
+                  baselines: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+    """Captum's ``custom_attribution_func`` takes (multipliers), (multipliers, inputs) or all three."""
+    count = len(inspect.signature(func).parameters)
+    result = func(*(multipliers, inputs, baselines)[:count])
+    result = result if isinstance(result, tuple) else (result,)
+    if len(result) != len(inputs):
+        fail("custom_attribution_func", f"a function returning {len(inputs)} tensors", result)
+    return result
+
+
+def rescale_attributions(
+    forward_func: Callable[..., Any],
+    inputs: tuple[Tensor, ...],
+    reference: Callable[[int], tuple[Tensor, ...]],
+    n_references: int,
+    target: TargetIndex,
+    args: tuple[Any, ...],
+    eps: float,
+    multiply_by_inputs: bool,
+    custom_attribution_func: Callable[..., Any] | None,
+    chunk_rows: int | None = None,
+) -> tuple[tuple[Tensor, ...], Tensor]:
+    """DeepLift attributions averaged over ``n_references`` references per example.
+
+    ``reference(j)`` gives the j-th reference for every example (shaped like ``inputs``). The
+    model runs on inputs and references stacked, under the Rescale rule. Returns the mean
+    attribution and the completeness error per (reference, example).
+    """
+    batch = inputs[0].shape[0]
+
+    def build(start: int, stop: int) -> tuple[Tensor, ...]:
+        refs = [reference(j) for j in range(start, stop)]
+        return tuple(
+            torch.cat([x.repeat(stop - start, *([1] * (x.dim() - 1))), *(r[i] for r in refs)])
+            for i, x in enumerate(inputs)
+        )
+
+    totals = [torch.zeros_like(x) for x in inputs]
+    deltas = torch.zeros(n_references, batch, dtype=inputs[0].dtype, device=inputs[0].device)
+
+    def consume(start: int, stop: int, grads: tuple[Tensor, ...], scalars: Tensor) -> None:
+        for offset, j in enumerate(range(start, stop)):
+            ref = reference(j)
+            rows = slice(offset * batch, (offset + 1) * batch)
+            multipliers = tuple(g[rows] for g in grads)
+            if custom_attribution_func is not None:
+                attributions = _apply_custom(custom_attribution_func, multipliers, inputs, ref)
+            elif multiply_by_inputs:
+                attributions = tuple(m * (x - r) for m, x, r in zip(multipliers, inputs, ref))
+            else:
+                attributions = multipliers
+            for total, a in zip(totals, attributions):
+                total += a
+            explained = sum(a.reshape(batch, -1).sum(1) for a in attributions)
+            deltas[j] = explained - (scalars[offset, :batch] - scalars[offset, batch:])
+
+    points = Points.of(n_references, inputs, build, copies=2)
+    with BackwardRules(rescale_rule(eps), RESCALED):
+        gradient_points(forward_func, points, consume, target=target, additional_forward_args=args,
+                        chunk_rows=chunk_rows, desc="DeepLift")
+    return tuple(t / n_references for t in totals), deltas
+
+
+def _warn_if_incomplete(deltas: Tensor, enabled: bool) -> None:
+    worst = float(deltas.abs().max()) if deltas.numel() else 0.0
+    if enabled and worst > 1e-3:
+        warnings.warn(
+            f"DeepLift: attributions miss completeness by up to {worst:.3g} (sum of attributions vs "
+            "F(x) - F(baseline)). The model likely uses operations the Rescale rule does not cover "
+            "(products of activations, normalisation by activations, softmax inside the network); "
+            "treat the attributions as approximate.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+class DeepLift(GradientAttribution):
+    """DeepLIFT with the Rescale rule: backpropagate ratios of differences to a reference.
+
+    Shrikumar, Greenside, Kundaje, "Learning Important Features Through Propagating
+    Activation Differences" (ICML 2017). Every activation call (ReLU, ELU, LeakyReLU,
+    Sigmoid, Tanh, Softplus, GELU, SiLU and other elementwise functions, max pooling 1/2/3-d,
+    softmax) passes gradient times ``(f(x) - f(x')) / (x - x')`` backward; linear layers
+    pass gradients as they are. Activations are intercepted as function calls, so
+    ``F.relu``, ``inplace=True`` modules and a module used twice in one forward all work.
+    The sum of attributions equals ``F(x) - F(x')`` for networks of linear layers and those
+    activations; when it does not (within 1e-3), a warning says so.
+
+    Example:
+        >>> import torch
+        >>> from veracity.attr import DeepLift
+        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(inplace=True),
+        ...                             torch.nn.Linear(8, 2)).eval()
+        >>> x = torch.randn(3, 4)
+        >>> attr, delta = DeepLift(model).attribute(x, target=1, return_convergence_delta=True)
+        >>> bool(delta.abs().max() < 1e-5)
+        True
+    """
+
+    def __init__(self, model: Callable[..., Any], multiply_by_inputs: bool = True, eps: float = 1e-10) -> None:
+        super().__init__(model)
+        self._multiply_by_inputs = multiply_by_inputs
+        self.eps = eps
+
+    def attribute(
+        self,
+        inputs: TensorOrTuple,
+        baselines: Any = None,
+        target: Any = None,
+        additional_forward_args: Any = None,
+        return_convergence_delta: bool = False,
+        custom_attribution_func: Callable[..., Any] | None = None,
+    ) -> TensorOrTuple | tuple[TensorOrTuple, Tensor]:
+        tup, was_tuple, _, target_index, args = prepare_call(self.forward_func, inputs, target,
+                                                             additional_forward_args)
+        base = prepare_baselines(baselines, tup)
+        attributions, deltas = rescale_attributions(
+            self.forward_func, tup, lambda j: base, 1, target_index, args, self.eps,
+            self._multiply_by_inputs, custom_attribution_func)
+        _warn_if_incomplete(deltas, self._multiply_by_inputs and custom_attribution_func is None)
+        result = format_like(was_tuple, attributions)
+        return (result, deltas[0]) if return_convergence_delta else result
+
+    def has_convergence_delta(self) -> bool:
+        return True
+
+    @property
+    def multiplies_by_inputs(self) -> bool:
+        return self._multiply_by_inputs
+
+
+class DeepLiftShap(DeepLift):
+    """DeepLift averaged over a distribution of baselines (approximate SHAP values).
+
+    Lundberg & Lee (NeurIPS 2017). Every example is explained against every baseline row;
+    the pairs are evaluated in chunks (``internal_batch_size`` rows per model call, or the
+    memory budget), not all at once. The convergence delta has one entry per (example,
+    baseline), example-major, as in Captum.
+
+    Example:
+        >>> import torch
+        >>> from veracity.attr import DeepLiftShap
+        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(),
+        ...                             torch.nn.Linear(8, 2)).eval()
+        >>> x, background = torch.randn(3, 4), torch.randn(5, 4)
+        >>> DeepLiftShap(model).attribute(x, background, target=0).shape
+        torch.Size([3, 4])
+    """
+
+    def attribute(
+        self,
+        inputs: TensorOrTuple,
+        baselines: Any,
+        target: Any = None,
+        additional_forward_args: Any = None,
+        return_convergence_delta: bool = False,
+        custom_attribution_func: Callable[..., Any] | None = None,
+        *,
+        internal_batch_size: int | None = None,
+    ) -> TensorOrTuple | tuple[TensorOrTuple, Tensor]:
+        tup, was_tuple, _, target_index, args = prepare_call(self.forward_func, inputs, target,
+                                                             additional_forward_args)
+        distribution = prepare_baseline_distribution(baselines, tup)
+
+        def reference(j: int) -> tuple[Tensor, ...]:
+            return tuple(d[j:j + 1].expand_as(x) for d, x in zip(distribution, tup))
+
+        attributions, deltas = rescale_attributions(
+            self.forward_func, tup, reference, distribution[0].shape[0], target_index, args, self.eps,
+            self._multiply_by_inputs, custom_attribution_func, internal_batch_size)
+        _warn_if_incomplete(deltas, self._multiply_by_inputs and custom_attribution_func is None)
+        result = format_like(was_tuple, attributions)
+        return (result, deltas.t().reshape(-1)) if return_convergence_delta else result

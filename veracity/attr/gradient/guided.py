@@ -1,0 +1,65 @@
+"""Guided Backpropagation and Deconvolution: one ReLU backward override each."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from torch import Tensor
+
+from veracity._core.hooks import ActivationCall, BackwardRules
+from veracity._core.inputs import format_like
+from veracity.attr._base import GradientAttribution
+from veracity.attr.gradient._common import gradients_at, prepare_call
+from veracity.attr.gradient.rules import deconvolution_rule, guided_backprop_rule
+
+TensorOrTuple = Tensor | tuple[Tensor, ...]
+
+
+class _ReluOverride(GradientAttribution):
+    """The gradient with every ReLU's backward pass replaced by ``_rule``."""
+
+    _rule: Callable[[ActivationCall], Callable[[Tensor], Tensor]]
+
+    def __init__(self, model: Callable[..., Any]) -> None:
+        super().__init__(model)
+
+    def attribute(self, inputs: TensorOrTuple, target: Any = None,
+                  additional_forward_args: Any = None) -> TensorOrTuple:
+        tup, was_tuple, _, target_index, args = prepare_call(self.forward_func, inputs, target,
+                                                             additional_forward_args)
+        with BackwardRules(type(self)._rule, frozenset({"relu"})):
+            grads = gradients_at(self.forward_func, tup, target_index, args)
+        return format_like(was_tuple, grads)
+
+
+class GuidedBackprop(_ReluOverride):
+    """Guided Backpropagation: at every ReLU only positive gradients pass, where the input was positive.
+
+    Springenberg et al., "Striving for Simplicity: The All Convolutional Net" (2015). ReLUs are
+    caught as function calls, so ``F.relu`` and ``inplace=True`` work too.
+
+    Example:
+        >>> import torch
+        >>> from veracity.attr import GuidedBackprop
+        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+        >>> GuidedBackprop(model.eval()).attribute(torch.randn(3, 4), target=0).shape
+        torch.Size([3, 4])
+    """
+
+    _rule = staticmethod(guided_backprop_rule)
+
+
+class Deconvolution(_ReluOverride):
+    """Deconvolution (deconvnet): at every ReLU the positive part of the gradient passes.
+
+    Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks" (ECCV 2014).
+
+    Example:
+        >>> import torch
+        >>> from veracity.attr import Deconvolution
+        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+        >>> Deconvolution(model.eval()).attribute(torch.randn(3, 4), target=0).shape
+        torch.Size([3, 4])
+    """
+
+    _rule = staticmethod(deconvolution_rule)
