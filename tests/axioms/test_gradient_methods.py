@@ -1,0 +1,146 @@
+"""What is specific to single gradient methods: Captum parity, DeepLift on awkward models,
+memory of the path expansion, convergence deltas' shapes."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tests.conftest import SmallCNN
+from veracity import attr
+
+
+class _Reused(nn.Module):
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.l1, self.l2, self.l3 = nn.Linear(4, 6), nn.Linear(6, 6), nn.Linear(6, 2)
+        self.act = nn.ReLU(inplace=inplace)
+        self.pool = nn.MaxPool1d(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.act(self.l2(self.act(self.l1(x))))  # one module, two calls
+        return self.l3(self.pool(h.unsqueeze(1)).repeat(1, 1, 2).squeeze(1))
+
+
+class _Functional(_Reused):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.l2(torch.relu(self.l1(x))))
+        return self.l3(F.max_pool1d(h.unsqueeze(1), 2).repeat(1, 1, 2).squeeze(1))
+
+
+class _Separate(_Reused):
+    def __init__(self) -> None:
+        super().__init__()
+        self.act2 = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.act2(self.l2(self.act(self.l1(x))))
+        return self.l3(self.pool(h.unsqueeze(1)).repeat(1, 1, 2).squeeze(1))
+
+
+@pytest.mark.parametrize("variant", [lambda: _Reused(), lambda: _Reused(inplace=True), _Functional],
+                         ids=["reused", "inplace", "functional"])
+def test_deeplift_handles_reuse_inplace_and_functional_relu(variant) -> None:
+    reference = _Separate().eval()
+    model = variant().eval()
+    model.load_state_dict(reference.state_dict(), strict=False)
+    x, base = torch.randn(5, 4), torch.randn(5, 4)
+    expected, expected_delta = attr.DeepLift(reference).attribute(x, base, target=1, return_convergence_delta=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no completeness warning
+        result, delta = attr.DeepLift(model).attribute(x, base, target=1, return_convergence_delta=True)
+    torch.testing.assert_close(result, expected)
+    assert float(delta.abs().max()) < 1e-5
+    gbp = attr.GuidedBackprop(model).attribute(x, target=0)
+    torch.testing.assert_close(gbp, attr.GuidedBackprop(reference).attribute(x, target=0))
+
+
+def test_deeplift_warns_when_completeness_fails() -> None:
+    class Product(nn.Module):
+        def forward(self, x):
+            return (x[:, :1] * x[:, 1:2]) * torch.sigmoid(x[:, 2:3]) * torch.sigmoid(x[:, 3:4])
+
+    with pytest.warns(UserWarning, match="completeness"):
+        attr.DeepLift(Product()).attribute(torch.randn(3, 4) + 2)
+
+
+def test_convergence_delta_shapes_follow_captum() -> None:
+    model = SmallCNN().eval()
+    x, background = torch.randn(3, 1, 8, 8), torch.randn(5, 1, 8, 8)
+    _, delta = attr.DeepLiftShap(model).attribute(x, background, target=0, return_convergence_delta=True)
+    assert delta.shape == (15,)
+    _, delta = attr.GradientShap(model).attribute(x, background, n_samples=4, target=0,
+                                                  return_convergence_delta=True)
+    assert delta.shape == (12,)
+    _, delta = attr.IntegratedGradients(model).attribute(x, target=0, return_convergence_delta=True)
+    assert delta.shape == (3,)
+
+
+def test_gradient_shap_delta_is_exact_on_a_linear_model() -> None:
+    model = nn.Linear(6, 2)
+    _, delta = attr.GradientShap(model).attribute(torch.randn(3, 6), torch.randn(4, 6), n_samples=5,
+                                                  stdevs=0.3, target=1, return_convergence_delta=True)
+    assert float(delta.abs().max()) < 1e-5
+
+
+def test_integrated_gradients_holds_one_chunk_of_the_path_at_a_time() -> None:
+    model = SmallCNN().eval()
+    largest = []
+
+    def spy(x: torch.Tensor) -> torch.Tensor:
+        largest.append(x.shape[0])
+        return model(x)
+
+    x = torch.randn(4, 1, 8, 8)
+    attr.IntegratedGradients(spy).attribute(x, target=0, n_steps=200, internal_batch_size=40)
+    assert max(largest) == 40 and sum(largest) == 800
+    largest.clear()
+    import veracity
+
+    veracity.set_memory_budget(64 * x[0].numel() * 4)  # 64 rows of inputs
+    try:
+        attr.IntegratedGradients(spy).attribute(x, target=0, n_steps=200)
+    finally:
+        veracity.set_memory_budget(None)
+    assert max(largest) <= 64 and sum(largest) == 800
+
+
+def test_show_progress_draws_a_bar(capsys) -> None:
+    attr.IntegratedGradients(SmallCNN().eval()).attribute(torch.randn(2, 1, 8, 8), target=0,
+                                                           internal_batch_size=4, show_progress=True)
+    assert "IntegratedGradients" in capsys.readouterr().err
+
+
+captum = pytest.importorskip("captum.attr")
+
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("Saliency", {}), ("InputXGradient", {}), ("GuidedBackprop", {}), ("Deconvolution", {}),
+    ("IntegratedGradients", {"n_steps": 20}),
+    ("IntegratedGradients", {"n_steps": 20, "method": "riemann_middle"}),
+])
+def test_same_numbers_as_captum(name: str, kwargs: dict) -> None:
+    model = SmallCNN().eval()
+    x = torch.randn(3, 1, 8, 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = getattr(captum, name)(model).attribute(x, target=2, **kwargs)
+    torch.testing.assert_close(getattr(attr, name)(model).attribute(x, target=2, **kwargs), expected,
+                               atol=1e-6, rtol=1e-5)
+
+
+def test_trapezoid_weights_sum_to_one_unlike_captum() -> None:
+    """Captum 0.9's trapezoid weights are 1/n with halved ends, summing to (n-1)/n, so its
+    attributions are scaled down by that factor and miss completeness; ours use 1/(n-1)."""
+    model = SmallCNN().eval()
+    x = torch.randn(3, 1, 8, 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = captum.IntegratedGradients(model).attribute(x, target=2, n_steps=20,
+                                                               method="riemann_trapezoid")
+    ours = attr.IntegratedGradients(model).attribute(x, target=2, n_steps=20, method="riemann_trapezoid")
+    torch.testing.assert_close(ours * 19 / 20, expected, atol=1e-6, rtol=1e-5)
