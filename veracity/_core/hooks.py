@@ -34,7 +34,7 @@ class HookSet:
         >>> layer = torch.nn.Linear(2, 2)
         >>> seen = []
         >>> with HookSet() as hooks:
-        ...     hooks.add(layer.register_forward_hook(lambda m, i, o: seen.append(o.shape)))
+        ...     _ = hooks.add(layer.register_forward_hook(lambda m, i, o: seen.append(o.shape)))
         ...     _ = layer(torch.zeros(1, 2))
         >>> len(layer._forward_hooks)
         0

@@ -13,7 +13,8 @@ def describe(value: Any) -> str:
         return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
     if isinstance(value, (tuple, list)):
         kind = type(value).__name__
-        return f"a {kind} of {len(value)} ({', '.join(describe(v) for v in value[:4])}{', ...' if len(value) > 4 else ''})"
+        shown = ", ".join(describe(v) for v in value[:4]) + (", ..." if len(value) > 4 else "")
+        return f"a {kind} of {len(value)} ({shown})"
     if value is None:
         return "None"
     text = repr(value)

@@ -93,7 +93,7 @@ class GradientShap(GradientAttribution):
 
         def consume(start: int, stop: int, grads: tuple[Tensor, ...], scalars: Tensor) -> None:
             for offset, point in enumerate(range(start, stop)):
-                noisy, chosen = sample(point) if self._multiply_by_inputs or return_convergence_delta else (None, None)
+                noisy, chosen = sample(point)
                 for i, grad in enumerate(grads):
                     g = grad[offset * batch:(offset + 1) * batch]
                     value = g * (noisy[i] - chosen[i]) if self._multiply_by_inputs else g
