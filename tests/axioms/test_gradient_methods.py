@@ -144,3 +144,46 @@ def test_trapezoid_weights_sum_to_one_unlike_captum() -> None:
                                                                method="riemann_trapezoid")
     ours = attr.IntegratedGradients(model).attribute(x, target=2, n_steps=20, method="riemann_trapezoid")
     torch.testing.assert_close(ours * 19 / 20, expected, atol=1e-6, rtol=1e-5)
+
+
+def test_deeplift_custom_attribution_func() -> None:
+    model = SmallCNN().eval()
+    x, base = torch.randn(2, 1, 8, 8), torch.randn(2, 1, 8, 8)
+    plain = attr.DeepLift(model).attribute(x, base, target=0)
+    doubled = attr.DeepLift(model).attribute(
+        x, base, target=0, custom_attribution_func=lambda m, inp, ref: tuple(2 * a * (i - r) for a, i, r in
+                                                                             zip(m, inp, ref)))
+    torch.testing.assert_close(doubled, 2 * plain)
+    multipliers = attr.DeepLift(model).attribute(x, base, target=0, custom_attribution_func=lambda m: m)
+    torch.testing.assert_close(multipliers * (x - base), plain)
+
+
+def test_noise_tunnel_draws_baselines_from_a_distribution() -> None:
+    model = nn.Linear(6, 2)
+    x = torch.randn(3, 6)
+    row = torch.randn(1, 6)
+    result = attr.NoiseTunnel(attr.IntegratedGradients(model)).attribute(
+        x, nt_samples=5, stdevs=0.0, draw_baseline_from_distrib=True, baselines=row.repeat(4, 1), target=1)
+    torch.testing.assert_close(result, model.weight[1].detach() * (x - row))
+
+
+def test_gradient_shap_accepts_a_callable_baseline() -> None:
+    model = nn.Linear(6, 2)
+    x = torch.randn(3, 6)
+    result = attr.GradientShap(model).attribute(x, lambda: torch.ones(1, 6), n_samples=3, target=0)
+    torch.testing.assert_close(result, model.weight[0].detach() * (x - 1))
+
+
+def test_compute_convergence_delta() -> None:
+    model = SmallCNN().eval()
+    x = torch.randn(3, 1, 8, 8)
+    ig = attr.IntegratedGradients(model)
+    attributions, delta = ig.attribute(x, target=1, return_convergence_delta=True)
+    again = ig.compute_convergence_delta(attributions, torch.zeros_like(x), x, target=1)
+    torch.testing.assert_close(again, delta)
+
+
+def test_get_name_and_flags() -> None:
+    assert attr.IntegratedGradients.get_name() == "Integrated Gradients"
+    assert attr.DeepLift(SmallCNN()).has_convergence_delta()
+    assert not attr.IntegratedGradients(SmallCNN(), multiply_by_inputs=False).multiplies_by_inputs
