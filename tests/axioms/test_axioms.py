@@ -58,11 +58,24 @@ def test_noise_tunnel_smoothgrad_on_linear_model_is_the_gradient() -> None:
     torch.testing.assert_close(result, model.linear.weight[1].detach().abs().expand_as(x))
 
 
+class _ProbabilityHead(nn.Module):
+    """Elementwise activations DeepLift rescales, then a (log-)softmax output."""
+
+    def __init__(self, log: bool = False) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(6, 8), nn.GELU(), nn.Linear(8, 8), nn.ELU(), nn.Linear(8, 3))
+        self.head = nn.LogSoftmax(1) if log else nn.Softmax(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x) * 2)
+
+
 @pytest.mark.parametrize("spec", [s for s in SPECS if s.completeness], ids=lambda s: s.name)
-@pytest.mark.parametrize("model_cls", [MLP, SmallCNN], ids=["mlp", "cnn"])
+@pytest.mark.parametrize("model_cls", [MLP, SmallCNN, _ProbabilityHead, lambda: _ProbabilityHead(log=True)],
+                         ids=["mlp", "cnn", "softmax", "log_softmax"])
 def test_completeness_on_nonlinear_models(spec: Spec, model_cls) -> None:
     model = model_cls().eval()
-    x = torch.randn(4, 6) if model_cls is MLP else torch.randn(4, 1, 8, 8)
+    x = torch.randn(4, 1, 8, 8) if model_cls is SmallCNN else torch.randn(4, 6)
     result, delta = _attribute(spec, model, x, 1, return_convergence_delta=True)
     with torch.no_grad():
         if spec.baseline_kind == "distribution":

@@ -65,7 +65,7 @@ ELEMENTWISE = frozenset({
 RELU = frozenset({"relu", "relu_"})
 MAX_POOL = frozenset({"max_pool1d", "max_pool2d", "max_pool3d", "_max_pool1d", "_max_pool2d",
                       "_max_pool3d"})
-SOFTMAX = frozenset({"softmax", "_softmax"})
+SOFTMAX = frozenset({"softmax", "_softmax", "log_softmax", "_log_softmax"})
 
 _OUT_OF_PLACE = {"relu_": torch.relu, "sigmoid_": torch.sigmoid, "tanh_": torch.tanh,
                  "elu_": F.elu, "leaky_relu_": F.leaky_relu, "selu_": F.selu, "celu_": F.celu,

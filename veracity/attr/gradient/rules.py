@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -20,10 +21,8 @@ from veracity._core.hooks import ActivationCall
 Backward = Callable[[Tensor], Tensor]
 
 
-def _local_derivative(call: ActivationCall, x: Tensor, y: Tensor) -> Tensor:
+def _local_derivative(call: ActivationCall, x: Tensor) -> Tensor:
     """The elementwise derivative at ``x`` (for steps too small to divide by)."""
-    if call.family == "softmax":
-        return y * (1 - y)
     with torch.enable_grad():
         point = x.detach().clone().requires_grad_()
         (derivative,) = torch.autograd.grad(call.fn(point).sum(), point)
@@ -40,35 +39,57 @@ def _halves(tensor: Tensor) -> tuple[Tensor, Tensor]:
 def rescale_rule(eps: float) -> Callable[[ActivationCall], Backward]:
     """DeepLift's Rescale rule (Shrikumar et al. 2017): multiplier = dy / dx per element.
 
-    Where ``|dx| < eps`` the local derivative is used instead. Softmax is treated elementwise
-    and its multipliers are centred along the softmax dimension (softmax ignores shifts
-    there), which keeps completeness approximate rather than exact. Max pooling sends each
-    window's output difference to the positions that were the maximum for the input and for
-    the reference, so that the window's contributions add up to the output difference.
+    Where ``|dx| < eps`` the local derivative is used instead. Softmax mixes its inputs, so no
+    elementwise ratio exists; its multiplier is the Jacobian averaged along the straight line
+    from reference to input (16-point Gauss-Legendre), which makes contributions add up to
+    the output difference up to quadrature error. Max pooling sends each window's output
+    difference to the positions that were the maximum for the input and for the reference,
+    so that the window's contributions add up to the output difference.
     """
 
     def rule(call: ActivationCall) -> Backward:
         if call.family == "max_pool":
             return _max_pool_rescale(call, eps)
+        if call.family == "softmax":
+            return _softmax_path_average(call)
         x_in, x_ref = _halves(call.input.detach())
         y_in, y_ref = _halves(call.output)
         dx = x_in - x_ref
         small = dx.abs() < eps
         multiplier = (y_in - y_ref) / torch.where(small, torch.ones_like(dx), dx)
         if bool(small.any()):
-            multiplier = torch.where(small, _local_derivative(call, x_in, y_in), multiplier)
+            multiplier = torch.where(small, _local_derivative(call, x_in), multiplier)
         multiplier = torch.cat([multiplier, multiplier])
-        if call.family == "softmax":
-            dim = call.dim
-
-            def centred(grad: Tensor) -> Tensor:
-                scaled = grad * multiplier
-                return scaled - scaled.mean(dim, keepdim=True)
-
-            return centred
         return lambda grad: grad * multiplier
 
     return rule
+
+
+_SOFTMAX_NODES = 16
+
+
+def _softmax_path_average(call: ActivationCall) -> Backward:
+    """Backward through (log-)softmax with its Jacobian averaged from the reference to the input."""
+    x_in, x_ref = _halves(call.input.detach())
+    nodes, weights = np.polynomial.legendre.leggauss(_SOFTMAX_NODES)
+    dim = call.dim
+    log = "log" in call.name
+    path = [call.fn(x_ref + float((a + 1) / 2) * (x_in - x_ref)) for a in nodes]
+    path = [p.exp() for p in path] if log else path
+    weights = [float(w / 2) for w in weights]
+
+    def transposed_jacobian(grad: Tensor, s: Tensor) -> Tensor:
+        # softmax: J = diag(s) - s s^T, J^T g = s * (g - <g, s>); log-softmax: J = I - 1 s^T.
+        if log:
+            return grad - s * grad.sum(dim, keepdim=True)
+        return s * (grad - (grad * s).sum(dim, keepdim=True))
+
+    def backward(grad: Tensor) -> Tensor:
+        grad_in = grad.chunk(2)[0]
+        result = sum(w * transposed_jacobian(grad_in, s) for w, s in zip(weights, path))
+        return torch.cat([result, result])
+
+    return backward
 
 
 def _max_pool_rescale(call: ActivationCall, eps: float) -> Backward:
