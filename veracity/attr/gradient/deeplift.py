@@ -44,6 +44,7 @@ def rescale_attributions(
     multiply_by_inputs: bool,
     custom_attribution_func: Callable[..., Any] | None,
     chunk_rows: int | None = None,
+    show_progress: bool = False,
 ) -> tuple[tuple[Tensor, ...], Tensor]:
     """DeepLift attributions averaged over ``n_references`` references per example.
 
@@ -82,7 +83,7 @@ def rescale_attributions(
     points = Points.of(n_references, inputs, build, copies=2)
     with BackwardRules(rescale_rule(eps), RESCALED):
         gradient_points(forward_func, points, consume, target=target, additional_forward_args=args,
-                        chunk_rows=chunk_rows, desc="DeepLift")
+                        chunk_rows=chunk_rows, show_progress=show_progress, desc="DeepLift")
     return tuple(t / n_references for t in totals), deltas
 
 
@@ -182,6 +183,7 @@ class DeepLiftShap(DeepLift):
         custom_attribution_func: Callable[..., Any] | None = None,
         *,
         internal_batch_size: int | None = None,
+        show_progress: bool = False,
     ) -> TensorOrTuple | tuple[TensorOrTuple, Tensor]:
         tup, was_tuple, _, target_index, args = prepare_call(self.forward_func, inputs, target,
                                                              additional_forward_args)
@@ -192,7 +194,7 @@ class DeepLiftShap(DeepLift):
 
         attributions, deltas = rescale_attributions(
             self.forward_func, tup, reference, distribution[0].shape[0], target_index, args, self.eps,
-            self._multiply_by_inputs, custom_attribution_func, internal_batch_size)
+            self._multiply_by_inputs, custom_attribution_func, internal_batch_size, show_progress)
         _warn_if_incomplete(deltas, self._multiply_by_inputs and custom_attribution_func is None)
         result = format_like(was_tuple, attributions)
         return (result, deltas.t().reshape(-1)) if return_convergence_delta else result
