@@ -22,6 +22,7 @@ class Spec:
     baseline_kind: str = "none"  # "none", "single" (per example) or "distribution"
     chunk_arg: str | None = None
     stochastic: bool = False
+    linear_closed_form: bool = True  # W * (x - mean baseline) etc. on a linear model
 
 
 def _seed() -> torch.Generator:
@@ -55,6 +56,8 @@ SPECS = [
          completeness=True, baseline_kind="single"),
     Spec("DeepLiftShap", attr.DeepLiftShap, lambda x: {"baselines": _background(x)},
          completeness=True, baseline_kind="distribution", chunk_arg="internal_batch_size"),
+    Spec("SplitIntegratedGradients", attr.SplitIntegratedGradients, lambda x: {"n_steps": 30},
+         chunk_arg="internal_batch_size", linear_closed_form=False),
     Spec("GuidedBackprop", attr.GuidedBackprop),
     Spec("Deconvolution", attr.Deconvolution),
 ]

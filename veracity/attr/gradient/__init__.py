@@ -6,6 +6,7 @@ from veracity.attr.gradient.guided import Deconvolution, GuidedBackprop
 from veracity.attr.gradient.integrated_gradients import IntegratedGradients
 from veracity.attr.gradient.noise_tunnel import NoiseTunnel
 from veracity.attr.gradient.saliency import InputXGradient, Saliency
+from veracity.attr.gradient.split_ig import SplitIntegratedGradients, SplitResult
 
 __all__ = [
     "Deconvolution",
@@ -17,4 +18,6 @@ __all__ = [
     "InputXGradient",
     "NoiseTunnel",
     "Saliency",
+    "SplitIntegratedGradients",
+    "SplitResult",
 ]
