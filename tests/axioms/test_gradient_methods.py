@@ -156,3 +156,28 @@ def test_get_name_and_flags() -> None:
     assert attr.IntegratedGradients.get_name() == "Integrated Gradients"
     assert attr.DeepLift(SmallCNN()).has_convergence_delta()
     assert not attr.IntegratedGradients(SmallCNN(), multiply_by_inputs=False).multiplies_by_inputs
+
+
+@pytest.mark.parametrize("activation", [nn.ReLU(), nn.ELU(), nn.LeakyReLU(0.1), nn.Sigmoid(), nn.Tanh(),
+                                        nn.Softplus(), nn.GELU(), nn.SiLU(), nn.SELU(), nn.Mish()],
+                         ids=lambda m: type(m).__name__)
+def test_deeplift_is_complete_through_each_activation(activation: nn.Module) -> None:
+    model = nn.Sequential(nn.Linear(5, 7), activation, nn.Linear(7, 7), activation, nn.Linear(7, 2)).eval()
+    x, base = torch.randn(4, 5) * 2, torch.randn(4, 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, delta = attr.DeepLift(model).attribute(x, base, target=1, return_convergence_delta=True)
+    assert float(delta.abs().max()) < 1e-5
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_deeplift_is_complete_through_max_pooling(dims: int) -> None:
+    conv = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[dims]
+    pool = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}[dims]
+    size = (4,) * dims
+    model = nn.Sequential(conv(1, 3, 3, padding=1), nn.ReLU(), pool(2, stride=1), nn.Flatten(),
+                          nn.LazyLinear(2)).eval()
+    x, base = torch.randn(3, 1, *size), torch.randn(3, 1, *size) * 0.1
+    model(x)  # materialise the lazy layer
+    _, delta = attr.DeepLift(model).attribute(x, base, target=0, return_convergence_delta=True)
+    assert float(delta.abs().max()) < 1e-5
