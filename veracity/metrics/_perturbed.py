@@ -14,7 +14,15 @@ import torch
 from torch import Tensor
 
 from veracity._core.evaluate import Points, forward_points, points_per_chunk, run_chunks
-from veracity.metrics._explain import ExplainFunc, explain_checked, repeat_target
+from veracity._core.validate import check_choice, check_positive_int
+from veracity.metrics._explain import (
+    ExplainFunc,
+    as_explain_func,
+    check_attributions,
+    check_input_tensor,
+    explain_checked,
+    repeat_target,
+)
 
 PerturbFn = Callable[[int, Tensor], Tensor]
 ConsumeFn = Callable[[int, int, Tensor, Tensor, "Tensor | None"], None]
@@ -88,3 +96,47 @@ def explain_perturbed(
                 None if outputs is None else outputs.reshape(k, batch, *outputs.shape[1:]))
 
     run_chunks(points, size, show_progress, desc, step)
+
+
+def per_example_norm(x: Tensor, lead: int, norm: str = "fro") -> Tensor:
+    """``fro`` (L2), ``l1`` or ``inf`` norm over everything after the first ``lead`` dimensions."""
+    flat = x.reshape(*x.shape[:lead], -1)
+    if norm == "inf":
+        return flat.abs().amax(-1)
+    return flat.abs().sum(-1) if norm == "l1" else flat.norm(dim=-1)
+
+
+def perturbation_scores(model: Any, inputs: Tensor, target: Any, explain_func: Any,
+                        n_samples: int, perturb: PerturbFn,
+                        score: Callable[[Tensor, Tensor, Tensor, Tensor | None], Tensor],
+                        *, reduce: str = "max", attributions: Tensor | None = None,
+                        nan_when_prediction_changes: bool = False, with_outputs: bool = False,
+                        max_examples_per_batch: int | None = None,
+                        show_progress: bool = False) -> Tensor:
+    """The shared body: ``score(original_maps, perturbed, maps, outputs) -> (k, batch)`` per
+    chunk of perturbed copies, reduced over the ``n_samples`` copies by max or mean (NaNs,
+    e.g. from a changed prediction, are skipped; all-NaN gives NaN)."""
+    inputs = check_input_tensor(inputs)
+    check_positive_int("n_samples", n_samples)
+    check_choice("reduce", reduce, ("max", "mean"))
+    explain = as_explain_func(explain_func)
+    original = (explain_checked(explain, model, inputs, target) if attributions is None
+                else check_attributions(attributions, inputs))
+    need_outputs = with_outputs or nan_when_prediction_changes
+    predicted = model_outputs(model, inputs).argmax(-1) if nan_when_prediction_changes else None
+    scores = torch.empty(n_samples, inputs.shape[0], device=inputs.device)
+
+    def consume(start: int, stop: int, perturbed: Tensor, maps: Tensor, outputs: Tensor | None) -> None:
+        values = score(original, perturbed, maps, outputs).to(scores.dtype)
+        if predicted is not None and outputs is not None:
+            values = torch.where(outputs.argmax(-1) == predicted, values, torch.nan)
+        scores[start:stop] = values
+
+    explain_perturbed(explain, model, inputs, target, n_samples, perturb, consume,
+                      with_outputs=need_outputs, chunk_rows=max_examples_per_batch,
+                      show_progress=show_progress)
+    if reduce == "mean":
+        return scores.nanmean(0)
+    missing = scores.isnan()
+    best = scores.masked_fill(missing, -torch.inf).amax(0)
+    return best.masked_fill(missing.all(0), torch.nan)
