@@ -27,7 +27,7 @@ from veracity.metrics._perturbed import (
     uniform_noise,
 )
 from veracity.metrics.robustness_consistency import consistency, continuity
-from veracity.metrics.similarity import spearman, top_k_intersection
+from veracity.metrics.similarity import spearman, top_k_overlap
 
 NORMS = ("fro", "inf")
 
@@ -236,7 +236,7 @@ def top_k_intersection_under_perturbation(model: Any, inputs: Tensor, target: An
         tensor([1., 1., 1.])
     """
     def score(original: Tensor, perturbed: Tensor, maps: Tensor, outputs: Tensor | None) -> Tensor:
-        return torch.stack([top_k_intersection(original, m, k) for m in maps])
+        return torch.stack([top_k_overlap(original, m, k) for m in maps])
 
     return perturbation_scores(model, inputs, target, explain_func, n_samples,
                                gaussian_noise(std, kwargs.pop("seed", 0)), score, reduce="mean",

@@ -18,7 +18,7 @@ from veracity._core.validate import check_positive_int, fail
 
 __all__ = [
     "pearson", "spearman", "spearman_abs", "rank", "ssim", "hog", "hog_similarity",
-    "gradient_histogram_correlation", "top_k_intersection",
+    "gradient_histogram_correlation", "top_k_overlap",
 ]
 
 
@@ -261,7 +261,7 @@ def gradient_histogram_correlation(a: Tensor, b: Tensor, bins: int = 50) -> Tens
     return _pearson_rows(*histograms)
 
 
-def top_k_intersection(a: Tensor, b: Tensor, k: int) -> Tensor:
+def top_k_overlap(a: Tensor, b: Tensor, k: int) -> Tensor:
     """Share of the ``k`` largest ``|a|`` features that are also among the ``k`` largest ``|b|``.
 
     Ghorbani et al., "Interpretation of Neural Networks is Fragile" (AAAI 2019). Ties are
@@ -269,7 +269,7 @@ def top_k_intersection(a: Tensor, b: Tensor, k: int) -> Tensor:
 
     Example:
         >>> import torch
-        >>> top_k_intersection(torch.tensor([[3.0, 2.0, 1.0, 0.0]]), torch.tensor([[3.0, 0.0, 2.0, 1.0]]), 2)
+        >>> top_k_overlap(torch.tensor([[3.0, 2.0, 1.0, 0.0]]), torch.tensor([[3.0, 0.0, 2.0, 1.0]]), 2)
         tensor([0.5000])
     """
     x, y = _pair(a, b)

@@ -16,7 +16,7 @@ from veracity.metrics.similarity import (
     spearman,
     spearman_abs,
     ssim,
-    top_k_intersection,
+    top_k_overlap,
 )
 
 
@@ -70,7 +70,7 @@ def test_bad_shapes_name_the_argument() -> None:
     with pytest.raises(ValueError, match="`pixels_per_cell`"):
         hog(torch.rand(1, 1, 8, 8))
     with pytest.raises(ValueError, match="`k`"):
-        top_k_intersection(torch.randn(1, 3), torch.randn(1, 3), 5)
+        top_k_overlap(torch.randn(1, 3), torch.randn(1, 3), 5)
 
 
 def test_ssim_identity_and_hand_computed_constant_images() -> None:
@@ -125,4 +125,4 @@ def test_top_k_intersection_by_hand() -> None:
     a = torch.tensor([[5.0, -4.0, 3.0, 0.0, 1.0]])
     b = torch.tensor([[0.0, 4.0, 1.0, -9.0, 0.5]])
     # top-2 of |a|: {0, 1}; of |b|: {3, 1}
-    assert torch.equal(top_k_intersection(a, b, 2), torch.tensor([0.5]))
+    assert torch.equal(top_k_overlap(a, b, 2), torch.tensor([0.5]))
