@@ -223,10 +223,11 @@ def relative_representation_stability(model: nn.Module, inputs: Tensor, target: 
 
 
 def top_k_intersection_under_perturbation(model: Any, inputs: Tensor, target: Any,
-                                          explain_func: Any, *, k: int, std: float = 0.1,
+                                          explain_func: Any, *, k: int | None = None, std: float = 0.1,
                                           n_samples: int = 10, **kwargs: Any) -> Tensor:
     """Mean share of the ``k`` top-|Phi| features kept under ``x + N(0, std^2)`` noise
-    (Ghorbani et al., "Interpretation of Neural Networks is Fragile", 2019). Higher is better.
+    (Ghorbani et al., "Interpretation of Neural Networks is Fragile", 2019); ``k`` defaults to
+    a tenth of the features (at least one). Higher is better.
 
     Example:
         >>> import torch
@@ -235,6 +236,9 @@ def top_k_intersection_under_perturbation(model: Any, inputs: Tensor, target: An
         ...                                       Saliency, k=2)
         tensor([1., 1., 1.])
     """
+    if k is None:
+        k = max(1, check_input_tensor(inputs)[0].numel() // 10)
+
     def score(original: Tensor, perturbed: Tensor, maps: Tensor, outputs: Tensor | None) -> Tensor:
         return torch.stack([top_k_overlap(original, m, k) for m in maps])
 
