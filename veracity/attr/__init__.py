@@ -5,11 +5,14 @@ module re-exports them all.
 """
 
 from veracity.attr import gradient as _gradient
+from veracity.attr import perturbation as _perturbation
 from veracity.attr._base import (
     Attribution,
     GradientAttribution,
     PerturbationAttribution,
 )
 from veracity.attr.gradient import *  # noqa: F403
+from veracity.attr.perturbation import *  # noqa: F403
 
-__all__ = ["Attribution", "GradientAttribution", "PerturbationAttribution", *_gradient.__all__]
+__all__ = ["Attribution", "GradientAttribution", "PerturbationAttribution", *_gradient.__all__,
+           *_perturbation.__all__]
