@@ -14,8 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from veracity._core.evaluate import outputs_at, warn_if_training
-from veracity._core.inputs import (
-    as_tuple, prepare_additional_args, prepare_baselines, prepare_inputs, sum_per_example)
+from veracity._core.inputs import as_tuple, prepare_additional_args, prepare_baselines, prepare_inputs, sum_per_example
 from veracity._core.targets import prepare_target
 from veracity._core.validate import check_positive_int, fail
 from veracity.metrics._perturbation_curves import make_generator, metric_call

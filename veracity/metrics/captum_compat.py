@@ -148,7 +148,7 @@ def infidelity(forward_func: Callable[..., Tensor], perturb_func: Callable[..., 
                      "one per input", result)
             values: list[Tensor] = []
             points = Points.of(k, tup, _point_major(perturbed, batch, k))
-            forward_points(forward_func, points, lambda s, e, v: values.append(v),
+            forward_points(forward_func, points, lambda s, e, v, out=values: out.append(v),
                            target=target_index, additional_forward_args=args)
             changes = (original[:, None] - torch.cat(values).T).double()
             explained = sum((a.repeat_interleave(k, 0) * p).reshape(batch * k, -1).sum(1)

@@ -26,8 +26,16 @@ from torch import Tensor
 from veracity._core.validate import check_choice, fail
 from veracity.metrics._imputation import noisy_linear_imputation_fill
 from veracity.metrics._perturbation_curves import (
-    MetricCall, element_ranks, feature_ids, group_order, group_scores, make_generator, metric_call,
-    replacement_values, step_counts)
+    MetricCall,
+    element_ranks,
+    feature_ids,
+    group_order,
+    group_scores,
+    make_generator,
+    metric_call,
+    replacement_values,
+    step_counts,
+)
 from veracity.metrics._stats import trapezoid_auc
 
 __all__ = ["CurveResult", "deletion", "insertion", "pixel_flipping", "region_perturbation",

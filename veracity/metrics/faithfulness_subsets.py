@@ -19,8 +19,14 @@ from torch import Tensor
 from veracity._core.validate import check_positive_int, fail
 from veracity.attr.gradient._random import point_generator, point_seeds
 from veracity.metrics._perturbation_curves import (
-    MetricCall, feature_ids, group_order, group_scores, make_generator, metric_call,
-    replacement_values)
+    MetricCall,
+    feature_ids,
+    group_order,
+    group_scores,
+    make_generator,
+    metric_call,
+    replacement_values,
+)
 from veracity.metrics._stats import pearson_rows, spearman_rows
 from veracity.metrics.faithfulness_curves import CurveResult
 
@@ -46,8 +52,9 @@ def random_subset_outputs(call: MetricCall, sizes: list[int], baseline: Any,
         for p in range(start, stop):
             keys = torch.rand(a_flat.shape, generator=point_generator(seeds[p], a_flat.device),
                               device=a_flat.device)
-            chosen = keys.argsort(1).argsort(1) < sizes[p]
-            sums[p] = (a_flat * chosen).sum(1)
+            picked = keys.topk(sizes[p], dim=1, sorted=False).indices
+            chosen = torch.zeros_like(keys, dtype=torch.bool).scatter_(1, picked, True)
+            sums[p] = a_flat.gather(1, picked).sum(1)
             masks.append(chosen)
         return torch.stack(masks).view(stop - start, *call.attributions.shape)
 

@@ -8,8 +8,16 @@ from torch import nn
 
 from tests.conftest import SmallCNN
 from veracity.metrics import (
-    abpc, deletion, insertion, irof, monotonicity, pixel_flipping, region_perturbation, road,
-    selectivity)
+    abpc,
+    deletion,
+    insertion,
+    irof,
+    monotonicity,
+    pixel_flipping,
+    region_perturbation,
+    road,
+    selectivity,
+)
 from veracity.metrics._imputation import linear_imputation
 
 

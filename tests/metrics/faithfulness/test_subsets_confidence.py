@@ -8,8 +8,16 @@ from torch import nn
 
 from tests.conftest import SmallCNN
 from veracity.metrics import (
-    average_drop, average_increase, faithfulness_correlation, faithfulness_estimate,
-    mask_completeness, mask_soundness, monotonicity_correlation, sensitivity_n, sufficiency)
+    average_drop,
+    average_increase,
+    faithfulness_correlation,
+    faithfulness_estimate,
+    mask_completeness,
+    mask_soundness,
+    monotonicity_correlation,
+    sensitivity_n,
+    sufficiency,
+)
 
 
 def linear(features: int = 6) -> nn.Linear:

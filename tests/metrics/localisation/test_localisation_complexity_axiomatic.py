@@ -10,9 +10,20 @@ from torch import nn
 
 from veracity.attr import InputXGradient, IntegratedGradients, Saliency
 from veracity.metrics import (
-    attribution_localisation, completeness, complexity_entropy, effective_complexity, focus,
-    input_invariance, non_sensitivity, pointing_game, relevance_mass_accuracy,
-    relevance_rank_accuracy, roc_auc, sparseness, top_k_intersection)
+    attribution_localisation,
+    completeness,
+    complexity_entropy,
+    effective_complexity,
+    focus,
+    input_invariance,
+    non_sensitivity,
+    pointing_game,
+    relevance_mass_accuracy,
+    relevance_rank_accuracy,
+    roc_auc,
+    sparseness,
+    top_k_intersection,
+)
 
 
 def test_localisation_hand_values_and_channel_sum() -> None:
