@@ -133,7 +133,7 @@ class LimeBase(PerturbationAttribution):
         **kwargs: Any,
     ) -> Tensor:
         check_positive_int("n_samples", n_samples)
-        tup, _ = as_tuple(inputs)
+        as_tuple(inputs)
         samples = _take(_sample_stream(self.perturb_func, inputs, kwargs), n_samples)
         interpretable, model_inputs = [], []
         for sample in samples:
@@ -157,7 +157,7 @@ class LimeBase(PerturbationAttribution):
         values = scores(self.forward_func, call, len(samples), build, perturbations_per_eval, show_progress,
                         f"{self.get_name()} attribution")
         coefs = fit_surrogates(self.interpretable_model, _design(interpretable, batch), values.t(), weights.t())
-        return coefs.to(values.dtype) if tup[0].device == coefs.device else coefs.to(values)
+        return coefs.to(values)
 
 
 class Lime(LimeBase):
