@@ -1,0 +1,106 @@
+"""A PNG grid of attributions: one row per example, the input and then one column per method."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from torch import Tensor
+
+from veracity._core.validate import fail
+from veracity.viz import _mpl
+from veracity.viz._arrays import METHODS, SIGNS, check_outlier_perc, choice
+from veracity.viz.image import _prepared, draw
+
+__all__ = ["attribution_grid"]
+
+
+def _checked_images(images: Any) -> Tensor:
+    if not isinstance(images, Tensor):
+        fail("images", "a tensor (N, C, H, W)", images, TypeError)
+    if images.dim() != 4 or images.shape[0] == 0:
+        fail("images", "a tensor (N, C, H, W) with N >= 1", images)
+    return images
+
+
+def _auto_sign(attr: Tensor) -> str:
+    """'absolute_value' for attributions that are never negative (e.g. Saliency), else 'all'."""
+    return "absolute_value" if bool((attr >= 0).all()) else "all"
+
+
+def attribution_grid(
+    images: Tensor,
+    attributions: Mapping[str, Tensor],
+    path: str | Path,
+    titles: Sequence[str] | None = None,
+    *,
+    signs: str | Mapping[str, str] | None = None,
+    method: str = "heat_map",
+    outlier_perc: float = 2,
+    cell_size: float = 1.6,
+    dpi: int = 120,
+) -> Path:
+    """Write a PNG grid (rows: examples; columns: the input, then one per method); return its path.
+
+    ``images`` is ``(N, C, H, W)``; each value of ``attributions`` (column title -> tensor) has
+    N rows and the images' height and width. ``titles`` labels the rows (one per example).
+    Each panel is scaled on its own as in :func:`visualize_image_attr`; ``signs`` is one sign
+    for every method, a dict per method, or None: 'absolute_value' for attributions that are
+    never negative and 'all' (red negative, green positive) otherwise. ``method`` is the
+    drawing method of the attribution panels. Parent folders are created. Uses a free-standing
+    figure, so no pyplot state is touched.
+
+    Example:
+        >>> import tempfile, torch
+        >>> x = torch.rand(2, 1, 8, 8)
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = attribution_grid(x, {"x itself": x}, f"{folder}/grid.png")
+        ...     path.read_bytes()[:4] == b"\\x89PNG"
+        True
+    """
+    images = _checked_images(images)
+    if not isinstance(attributions, Mapping) or not attributions:
+        fail("attributions", "a non-empty dict {method name: tensor (N, C, H, W)}", attributions,
+             TypeError)
+    n = images.shape[0]
+    if titles is not None and (isinstance(titles, str) or len(titles) != n):
+        fail("titles", f"None or {n} row titles, one per example", titles)
+    method = choice("method", method, METHODS)
+    if method == "original_image":
+        fail("method", "a method that draws the attribution", repr(method))
+    check_outlier_perc(outlier_perc)
+    columns: list[tuple[str, Tensor, str]] = []
+    for name, attr in attributions.items():
+        label = f"attributions[{name!r}]"
+        if not isinstance(attr, Tensor):
+            fail(label, "a tensor", attr, TypeError)
+        if attr.dim() != 4 or attr.shape[0] != n or attr.shape[2:] != images.shape[2:]:
+            fail(label, f"a tensor (N={n}, C, H, W) with the images' height and width "
+                 f"{tuple(images.shape[2:])}", attr)
+        sign = signs.get(name) if isinstance(signs, Mapping) else signs
+        sign = choice("signs", sign, SIGNS) if sign is not None else _auto_sign(attr)
+        columns.append((name, attr.detach().cpu(), sign))
+    images = images.detach().cpu()
+    # check every panel before drawing any, so a bad argument leaves no half-written file
+    panels = [[_prepared(None, images[row], "original_image", "all", outlier_perc)]
+              + [_prepared(attr[row], images[row], method, sign, outlier_perc, label)
+                 for label, attr, sign in columns] for row in range(n)]
+    fig = _mpl.new_figure((cell_size * (len(columns) + 1), cell_size * n + 0.4), use_pyplot=False)
+    axes = fig.subplots(n, len(columns) + 1, squeeze=False)
+    for row in range(n):
+        for col, (attr_hwc, image, panel_method, sign) in enumerate(panels[row]):
+            draw(axes[row, col], attr_hwc, image, panel_method, sign, outlier_perc)
+        if titles is not None:
+            axes[row, 0].set_ylabel(titles[row], fontsize=9)
+    for col, heading in enumerate(["input"] + [f"{name}\n({sign})" for name, _, sign in columns]):
+        axes[0, col].set_title(heading, fontsize=9)
+    fig.text(0.5, 0.005, f"each panel scaled on its own ({100 - outlier_perc:g}% of its mass below "
+             "full colour); 'all': red negative, white zero, green positive",
+             ha="center", va="bottom", fontsize=7)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", dpi=dpi)
+    return path
+
+
