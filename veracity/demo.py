@@ -52,7 +52,7 @@ def explainers(model: nn.Module, background: Tensor) -> dict[str, Explainer]:
     gradients); its delta has one entry per (example, draw), and their signed mean per example
     is sum(attributions) - (F(x) - mean F(drawn baselines)), the Monte Carlo completeness error.
     """
-    black = torch.zeros(1, *background.shape[1:])
+    black = background.new_zeros(1, *background.shape[1:])
 
     def saliency(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor | None]:
         return Saliency(model).attribute(x, target=y), None
