@@ -35,12 +35,22 @@ class Explainer:
 
 
 def output_dir(out_dir: str | Path | None = None) -> Path:
-    """The folder for the demo's files: the argument, else ``$VERACITY_OUT``, else ``out``."""
+    """The folder for the demo's files: the argument, else ``$VERACITY_OUT``, else ``out``.
+
+    Example:
+        >>> str(output_dir("results"))
+        'results'
+    """
     return Path(out_dir if out_dir is not None else os.environ.get(OUT_ENV, "out"))
 
 
 def pick_examples(labels: Tensor, n: int = N_EXAMPLES) -> Tensor:
-    """Indices of the first test example of each class 0..n-1 (n <= 10 distinct digits)."""
+    """Indices of the first test example of each class 0..n-1 (n <= 10 distinct digits).
+
+    Example:
+        >>> pick_examples(torch.tensor([1, 0, 0, 1]), 2).tolist()
+        [1, 0]
+    """
     return torch.stack([torch.nonzero(labels == digit)[0, 0] for digit in range(n)])
 
 
@@ -51,6 +61,13 @@ def explainers(model: nn.Module, background: Tensor) -> dict[str, Explainer]:
     delta is the completeness error. GradientShap explains against ``background`` (expected
     gradients); its delta has one entry per (example, draw), and their signed mean per example
     is sum(attributions) - (F(x) - mean F(drawn baselines)), the Monte Carlo completeness error.
+
+    Example:
+        >>> from veracity.data import DigitsCNN
+        >>> methods = explainers(DigitsCNN().eval(), torch.rand(4, 1, 8, 8))
+        >>> attr, error = methods["DeepLift"].run(torch.rand(2, 1, 8, 8), torch.tensor([3, 5]))
+        >>> attr.shape, error.shape
+        (torch.Size([2, 1, 8, 8]), torch.Size([2]))
     """
     black = background.new_zeros(1, *background.shape[1:])
 
@@ -83,7 +100,15 @@ def explainers(model: nn.Module, background: Tensor) -> dict[str, Explainer]:
 
 def completeness_table(rows: dict[str, tuple[str, Tensor, Tensor | None]]) -> str:
     """An aligned text table per method: reference, mean |sum of attributions| (the scale) and
-    the mean and max completeness error ('n/a' for methods without a completeness claim)."""
+    the mean and max completeness error ('n/a' for methods without a completeness claim).
+
+    Example:
+        >>> row = ("black", torch.ones(1, 2), torch.tensor([1e-6]))
+        >>> print(completeness_table({"DeepLift": row}))
+        method    reference  mean |sum attr|  completeness error mean       max
+        --------  ---------  ---------------  -----------------------  --------
+        DeepLift  black                2.000                 1.00e-06  1.00e-06
+    """
     header = ("method", "reference", "mean |sum attr|", "completeness error mean", "max")
     lines = [header]
     for name, (reference, attr, errors) in rows.items():
@@ -100,7 +125,11 @@ def completeness_table(rows: dict[str, tuple[str, Tensor, Tensor | None]]) -> st
 
 
 def main(out_dir: str | Path | None = None, *, epochs: int = 30) -> Path:
-    """Run the demo and return the path of the PNG it wrote (``epochs`` of training)."""
+    """Run the demo and return the path of the PNG it wrote (``epochs`` of training).
+
+    Prints the test accuracy, the completeness table and the PNG's path; about 5 s of
+    training on 2 idle CPU cores. Run it as ``python -m veracity.demo`` or ``make demo``.
+    """
     from veracity.viz import attribution_grid
 
     torch.manual_seed(SEED)
