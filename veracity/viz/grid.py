@@ -94,8 +94,8 @@ def attribution_grid(
             axes[row, 0].set_ylabel(titles[row], fontsize=9)
     for col, heading in enumerate(["input"] + [f"{name}\n({sign})" for name, _, sign in columns]):
         axes[0, col].set_title(heading, fontsize=9)
-    fig.text(0.5, 0.005, f"each panel scaled on its own ({100 - outlier_perc:g}% of its mass below "
-             "full colour); 'all': red negative, white zero, green positive",
+    fig.text(0.5, 0.005, f"each panel scaled on its own (the top {outlier_perc:g}% of its "
+             "attribution mass saturates); 'all': red negative, white zero, green positive",
              ha="center", va="bottom", fontsize=7)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     path = Path(path)
