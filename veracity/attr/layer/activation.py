@@ -1,0 +1,100 @@
+"""LayerActivation and LayerGradientXActivation, and the layer gradient they share with Grad-CAM."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from torch import Tensor, nn
+
+from veracity.attr._base import GradientAttribution
+from veracity.attr.gradient._common import gradients_at
+from veracity.attr.layer._adapter import (
+    LayerAttribution,
+    LayerCall,
+    check_grad_kwargs,
+    counts_of,
+    output,
+    prepare,
+    tapped,
+    unflat,
+    values_at,
+    zero_taps,
+)
+
+Values = tuple[Tensor, ...]
+
+
+def layer_gradients(call: LayerCall) -> tuple[list[Values], list[Values]]:
+    """Per layer: the gradient of the explained output at the layer's values, and the values."""
+    values = [per_point[0] for per_point in values_at(call, [call.inputs])]
+    counts = counts_of(values)
+    taps = zero_taps(values)
+    forward = tapped(call, counts)
+
+    def taps_first(*flat: Any) -> Any:
+        # the model's inputs travel as extra arguments: token ids need no gradient
+        return forward(*flat[len(taps):len(taps) + len(call.inputs)], *flat[:len(taps)],
+                       *flat[len(taps) + len(call.inputs):])
+
+    grads = gradients_at(taps_first, taps, call.target, (*call.inputs, *call.args))
+    return unflat(call, grads, counts), values
+
+
+class LayerActivation(LayerAttribution):
+    """The layer's output (or input) for each example; no target, no gradients.
+
+    Captum's ``LayerActivation``; ``layer`` may be a list (a list of results comes back).
+    Values are copied when captured, so in-place operations after the layer do not change them.
+
+    Example:
+        >>> import torch
+        >>> from veracity.attr import LayerActivation
+        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(inplace=True),
+        ...                             torch.nn.Linear(8, 2)).eval()
+        >>> LayerActivation(model, model[0]).attribute(torch.randn(3, 4)).shape
+        torch.Size([3, 8])
+    """
+
+    accepts_layer_list = True
+
+    def attribute(self, inputs: Any, additional_forward_args: Any = None,
+                  attribute_to_layer_input: bool = False) -> Any:
+        call = prepare(self, inputs, None, additional_forward_args, attribute_to_layer_input)
+        return output(call, [per_point[0] for per_point in values_at(call, [call.inputs])])
+
+
+class LayerGradientXActivation(LayerAttribution, GradientAttribution):
+    """The gradient of the explained output at the layer times the layer's activation.
+
+    With ``multiply_by_inputs=False`` the plain layer gradient. ``memory_efficient`` is
+    accepted for Captum compatibility (nothing is kept beyond one batch anyway).
+
+    Example:
+        >>> import torch
+        >>> from veracity.attr import LayerGradientXActivation
+        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(),
+        ...                             torch.nn.Linear(8, 2)).eval()
+        >>> LayerGradientXActivation(model, model[1]).attribute(torch.randn(3, 4), target=1).shape
+        torch.Size([3, 8])
+    """
+
+    accepts_layer_list = True
+
+    def __init__(self, forward_func: Callable[..., Any], layer: nn.Module | list[nn.Module],
+                 device_ids: list[int] | None = None, multiply_by_inputs: bool = True,
+                 memory_efficient: bool = False) -> None:
+        super().__init__(forward_func, layer, device_ids)
+        self._multiply_by_inputs = multiply_by_inputs
+
+    def attribute(self, inputs: Any, target: Any = None, additional_forward_args: Any = None,
+                  attribute_to_layer_input: bool = False, grad_kwargs: Any = None) -> Any:
+        check_grad_kwargs(grad_kwargs)
+        call = prepare(self, inputs, target, additional_forward_args, attribute_to_layer_input)
+        grads, values = layer_gradients(call)
+        if self._multiply_by_inputs:
+            grads = [tuple(g * v for g, v in zip(gs, vs)) for gs, vs in zip(grads, values)]
+        return output(call, grads)
+
+    @property
+    def multiplies_by_inputs(self) -> bool:
+        return self._multiply_by_inputs

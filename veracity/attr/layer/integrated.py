@@ -1,0 +1,185 @@
+"""LayerIntegratedGradients, InternalInfluence and LayerConductance: all three are the one path
+integration of :func:`~veracity.attr.gradient.integrated_gradients.integrate_path`, with the
+layer's values replaced (layer IG) or tapped (the other two)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from torch import Tensor, nn
+
+from veracity._core.evaluate import outputs_at
+from veracity._core.inputs import prepare_baselines
+from veracity._core.validate import check_choice, check_positive_int
+from veracity.attr._base import GradientAttribution, convergence_delta
+from veracity.attr.gradient.integrated_gradients import PATH_METHODS, integrate_path
+from veracity.attr.layer._adapter import (
+    LayerAttribution,
+    LayerCall,
+    check_grad_kwargs,
+    counts_of,
+    flat,
+    output,
+    prepare,
+    replaced,
+    tapped,
+    unflat,
+    values_at,
+    zero_taps,
+)
+
+Values = tuple[Tensor, ...]
+
+
+def _prepare_path(method: LayerAttribution, inputs: Any, baselines: Any, target: Any, additional_forward_args: Any,
+                  n_steps: int, path_method: str, to_input: bool, need_float: bool) -> tuple[LayerCall, Values]:
+    call = prepare(method, inputs, target, additional_forward_args, to_input, need_float=need_float)
+    check_choice("method", path_method, PATH_METHODS)
+    check_positive_int("n_steps", n_steps)
+    return call, prepare_baselines(baselines, call.inputs)
+
+
+def _with_delta(method: GradientAttribution, call: LayerCall, base: Values, per_site: list[Values],
+                result: Any, return_convergence_delta: bool) -> Any:
+    if not return_convergence_delta:
+        return result
+    values = outputs_at(method.forward_func, [call.inputs, base], call.target, call.args)
+    return result, convergence_delta(flat(per_site), values[0] - values[1])
+
+
+class LayerIntegratedGradients(LayerAttribution, GradientAttribution):
+    """Integrated Gradients in the layer's space: from the layer's values at the baselines to
+    its values at the inputs, with the model's layer output replaced along the path.
+
+    Sundararajan et al. 2017, at a hidden layer as in Captum. The standard route for token
+    models: attribute to the embedding layer and pass token ids as ``inputs`` (and reference
+    ids as ``baselines``). ``layer`` may be a list (all are interpolated together). The
+    convergence delta compares with ``F(inputs) - F(baselines)``.
+
+    Example:
+        >>> import torch
+        >>> from veracity.attr import LayerIntegratedGradients
+        >>> model = torch.nn.Sequential(torch.nn.Embedding(10, 4), torch.nn.Flatten(),
+        ...                             torch.nn.Linear(12, 2)).eval()
+        >>> ids = torch.tensor([[1, 2, 3], [4, 5, 6]])
+        >>> attr, delta = LayerIntegratedGradients(model, model[0]).attribute(
+        ...     ids, baselines=torch.zeros_like(ids), target=0, return_convergence_delta=True)
+        >>> attr.shape, bool(delta.abs().max() < 1e-4)
+        (torch.Size([2, 3, 4]), True)
+    """
+
+    accepts_layer_list = True
+
+    def __init__(self, forward_func: Callable[..., Any], layer: nn.Module | list[nn.Module],
+                 device_ids: list[int] | None = None, multiply_by_inputs: bool = True) -> None:
+        super().__init__(forward_func, layer, device_ids)
+        self._multiply_by_inputs = multiply_by_inputs
+
+    def attribute(self, inputs: Any, baselines: Any = None, target: Any = None, additional_forward_args: Any = None,
+                  n_steps: int = 50, method: str = "gausslegendre", internal_batch_size: int | None = None,
+                  return_convergence_delta: bool = False, attribute_to_layer_input: bool = False,
+                  grad_kwargs: Any = None, *, show_progress: bool = False) -> Any:
+        check_grad_kwargs(grad_kwargs)
+        call, base = _prepare_path(self, inputs, baselines, target, additional_forward_args, n_steps, method,
+                                   attribute_to_layer_input, need_float=False)
+        at_inputs, at_baselines = zip(*values_at(call, [call.inputs, base]))
+        counts = counts_of(at_inputs)
+        start, end = flat(at_baselines), flat(at_inputs)
+        integrated = integrate_path(replaced(call, counts), end, start, call.target, (*call.inputs, *call.args),
+                                    n_steps, method, internal_batch_size, show_progress)
+        if self._multiply_by_inputs:
+            integrated = tuple(g * (x - b) for g, x, b in zip(integrated, end, start))
+        per_site = unflat(call, integrated, counts)
+        return _with_delta(self, call, base, per_site, output(call, per_site), return_convergence_delta)
+
+    def has_convergence_delta(self) -> bool:
+        return True
+
+    @property
+    def multiplies_by_inputs(self) -> bool:
+        return self._multiply_by_inputs
+
+
+class InternalInfluence(LayerAttribution, GradientAttribution):
+    """Gradients at the layer integrated along the straight path in *input* space, not multiplied.
+
+    Leino et al., "Influence-Directed Explanations for Deep Convolutional Networks" (2018),
+    as in Captum. The input-space path of Integrated Gradients, tapped at the layer.
+
+    Example:
+        >>> import torch
+        >>> from veracity.attr import InternalInfluence
+        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(),
+        ...                             torch.nn.Linear(8, 2)).eval()
+        >>> InternalInfluence(model, model[1]).attribute(torch.randn(3, 4), target=0).shape
+        torch.Size([3, 8])
+    """
+
+    def attribute(self, inputs: Any, baselines: Any = None, target: Any = None, additional_forward_args: Any = None,
+                  n_steps: int = 50, method: str = "gausslegendre", internal_batch_size: int | None = None,
+                  attribute_to_layer_input: bool = False, grad_kwargs: Any = None, *,
+                  show_progress: bool = False) -> Any:
+        check_grad_kwargs(grad_kwargs)
+        call, base = _prepare_path(self, inputs, baselines, target, additional_forward_args, n_steps, method,
+                                   attribute_to_layer_input, need_float=True)
+        values = [per_point[0] for per_point in values_at(call, [call.inputs])]
+        counts, taps = counts_of(values), zero_taps(values)
+        integrated = integrate_path(tapped(call, counts), (*call.inputs, *taps), (*base, *taps), call.target,
+                                    call.args, n_steps, method, internal_batch_size, show_progress)
+        return output(call, unflat(call, integrated[len(call.inputs):], counts))
+
+
+class LayerConductance(LayerAttribution, GradientAttribution):
+    """Conductance: how the Integrated Gradients flow through each neuron of the layer.
+
+    Dhamdhere, Sundararajan, Yan, "How Important Is a Neuron?" (ICLR 2019). Along the input
+    path at ``n_steps + 1`` points ``a_0 < ... < a_n`` (from ``method``, as in Captum), the sum
+    over steps of the layer gradient at ``a_k`` times the change of the layer's value from
+    ``a_k`` to ``a_{k+1}``. Summed over the layer's neurons it approximates
+    ``F(x) - F(x')`` (exactly in the limit; ``riemann_trapezoid`` includes both end points).
+
+    Example:
+        >>> import torch
+        >>> from veracity.attr import LayerConductance
+        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(),
+        ...                             torch.nn.Linear(8, 2)).eval()
+        >>> attr, delta = LayerConductance(model, model[1]).attribute(
+        ...     torch.randn(3, 4), target=0, n_steps=200, method="riemann_trapezoid",
+        ...     return_convergence_delta=True)
+        >>> attr.shape, bool(delta.abs().max() < 1e-3)
+        (torch.Size([3, 8]), True)
+    """
+
+    def attribute(self, inputs: Any, baselines: Any = None, target: Any = None, additional_forward_args: Any = None,
+                  n_steps: int = 50, method: str = "gausslegendre", internal_batch_size: int | None = None,
+                  return_convergence_delta: bool = False, attribute_to_layer_input: bool = False,
+                  grad_kwargs: Any = None, *, show_progress: bool = False) -> Any:
+        check_grad_kwargs(grad_kwargs)
+        call, base = _prepare_path(self, inputs, baselines, target, additional_forward_args, n_steps, method,
+                                   attribute_to_layer_input, need_float=True)
+        site = call.sites[0]
+        values = [per_point[0] for per_point in values_at(call, [call.inputs])]
+        counts, taps = counts_of(values), zero_taps(values)
+        n_in, batch = len(call.inputs), call.batch
+        totals = [torch.zeros_like(t) for t in taps]
+        previous: list[tuple[Tensor, Tensor] | None] = [None] * len(taps)
+        site.record = []
+
+        def on_chunk(start: int, stop: int, grads: tuple[Tensor, ...], scalars: Tensor) -> None:
+            recorded = site.record.pop()
+            for i, (grad, value) in enumerate(zip(grads[n_in:], recorded)):
+                g = grad.reshape(stop - start, batch, *grad.shape[1:])
+                v = value.reshape(stop - start, batch, *value.shape[1:])
+                if previous[i] is not None:
+                    g, v = torch.cat([previous[i][0], g]), torch.cat([previous[i][1], v])
+                totals[i] += (g[:-1] * (v[1:] - v[:-1])).sum(0)
+                previous[i] = (g[-1:], v[-1:])
+
+        integrate_path(tapped(call, counts, keep=True), (*call.inputs, *taps), (*base, *taps), call.target,
+                       call.args, n_steps + 1, method, internal_batch_size, show_progress, on_chunk=on_chunk)
+        per_site = unflat(call, totals, counts)
+        return _with_delta(self, call, base, per_site, output(call, per_site), return_convergence_delta)
+
+    def has_convergence_delta(self) -> bool:
+        return True
