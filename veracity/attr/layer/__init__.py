@@ -2,13 +2,19 @@
 
 from veracity.attr.layer._adapter import LayerAttribution
 from veracity.attr.layer.activation import LayerActivation, LayerGradientXActivation
+from veracity.attr.layer.deeplift import LayerDeepLift, LayerDeepLiftShap
 from veracity.attr.layer.integrated import InternalInfluence, LayerConductance, LayerIntegratedGradients
+from veracity.attr.layer.perturbation import LayerFeatureAblation, LayerFeaturePermutation
 
 __all__ = [
     "InternalInfluence",
     "LayerActivation",
     "LayerAttribution",
     "LayerConductance",
+    "LayerDeepLift",
+    "LayerDeepLiftShap",
+    "LayerFeatureAblation",
+    "LayerFeaturePermutation",
     "LayerGradientXActivation",
     "LayerIntegratedGradients",
 ]

@@ -75,6 +75,7 @@ class LayerCall:
     args: tuple[Any, ...]
     sites: list[Site]
     was_list: bool
+    target_arg: Any = None  # the user's form, for methods that hand it on
 
 
 def check_grad_kwargs(grad_kwargs: Any) -> None:
@@ -89,7 +90,7 @@ def prepare(method: LayerAttribution, inputs: Any, target: Any, additional_forwa
     layers, was_list = as_layers(method.layer, type(method).accepts_layer_list)
     sites = make_sites(method.forward_func, layers, to_input)
     return LayerCall(tup, batch, prepare_target(target, batch), prepare_additional_args(additional_forward_args),
-                     sites, was_list)
+                     sites, was_list, target)
 
 
 def values_at(call: LayerCall, point_list: list[Values]) -> list[list[Values]]:

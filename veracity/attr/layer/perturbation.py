@@ -1,0 +1,79 @@
+"""LayerFeatureAblation and LayerFeaturePermutation: the input-space perturbation methods run
+on the layer's values, with the model's layer output replaced by the perturbed values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from veracity._core.validate import fail
+from veracity.attr._base import PerturbationAttribution
+from veracity.attr.layer._adapter import LayerAttribution, LayerCall, counts_of, output, prepare, replaced, values_at
+from veracity.attr.perturbation.ablation import FeatureAblation
+from veracity.attr.perturbation.permutation import FeaturePermutation
+
+
+def _in_layer_space(call: LayerCall, method_class: type, **kwargs: Any) -> Any:
+    """Run ``method_class`` (an input-space method) on the layer's values; Captum's shapes out."""
+    values = values_at(call, [call.inputs])[0][0]
+    forward = replaced(call, counts_of([values]))
+    layer_inputs = values if len(values) > 1 else values[0]
+    result = method_class(forward).attribute(layer_inputs, target=call.target_arg,
+                                             additional_forward_args=(*call.inputs, *call.args), **kwargs)
+    return output(call, [result if isinstance(result, tuple) else (result,)])
+
+
+class LayerFeatureAblation(LayerAttribution, PerturbationAttribution):
+    """Ablation of groups of the layer's neurons: F(x) - F(x with the group set to its baseline).
+
+    As Captum's ``LayerFeatureAblation``: ``layer_mask`` groups the layer's neurons (default:
+    each on its own), ``layer_baselines`` gives their ablated values (default 0). The ablated
+    layer values replace the layer's output; all groups go through the engine in chunks of
+    ``perturbations_per_eval`` copies (``None``: from the memory budget).
+
+    Example:
+        >>> import torch
+        >>> from veracity.attr import LayerFeatureAblation
+        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(),
+        ...                             torch.nn.Linear(8, 2)).eval()
+        >>> LayerFeatureAblation(model, model[1]).attribute(torch.randn(3, 4), target=0).shape
+        torch.Size([3, 8])
+    """
+
+    def attribute(self, inputs: Any, layer_baselines: Any = None, target: Any = None,
+                  additional_forward_args: Any = None, layer_mask: Any = None, attribute_to_layer_input: bool = False,
+                  perturbations_per_eval: int | None = None, *, show_progress: bool = False) -> Any:
+        call = prepare(self, inputs, target, additional_forward_args, attribute_to_layer_input)
+        return _in_layer_space(call, FeatureAblation, baselines=layer_baselines, feature_mask=layer_mask,
+                               perturbations_per_eval=perturbations_per_eval, show_progress=show_progress)
+
+
+class LayerFeaturePermutation(LayerAttribution, PerturbationAttribution):
+    """Permutation importance of groups of the layer's neurons, shuffled across the batch.
+
+    As Captum's ``LayerFeaturePermutation``: for each group of ``layer_mask`` the layer's
+    values are permuted between the examples and the drop of each example's output is its
+    attribution. ``generator`` seeds the shuffle. The batch must hold at least 2 examples.
+
+    Example:
+        >>> import torch
+        >>> from veracity.attr import LayerFeaturePermutation
+        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(),
+        ...                             torch.nn.Linear(8, 2)).eval()
+        >>> g = torch.Generator().manual_seed(0)
+        >>> LayerFeaturePermutation(model, model[1]).attribute(torch.randn(6, 4), target=0,
+        ...                                                    generator=g).shape
+        torch.Size([6, 8])
+    """
+
+    def attribute(self, inputs: Any, target: Any = None, additional_forward_args: Any = None, layer_mask: Any = None,
+                  perturbations_per_eval: int | None = None, *, generator: torch.Generator | None = None,
+                  show_progress: bool = False) -> Any:
+        call = prepare(self, inputs, target, additional_forward_args, False)
+        if call.batch < 2:
+            fail("inputs", "a batch of at least 2 examples (values are permuted across the batch)",
+                 f"batch size {call.batch}")
+        return _in_layer_space(call, FeaturePermutation, feature_mask=layer_mask,
+                               perturbations_per_eval=perturbations_per_eval, generator=generator,
+                               show_progress=show_progress)
