@@ -1,0 +1,124 @@
+"""The neuron adapter: a selector over a layer's values becomes the explained quantity.
+
+:func:`neuron_forward` wraps the model so that its "output" is the selected neuron (one scalar
+per row); any input-space method then explains that neuron. :func:`conductance_forward`
+keeps the model's output but lets gradients through the layer only via the selected neuron
+(times the output's gradient there), which turns Integrated Gradients into neuron conductance.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from torch import Tensor, nn
+
+from veracity._core.evaluate import warn_if_training
+from veracity._core.layers import Site, as_layers, layer_name, run_hooked
+from veracity._core.validate import fail
+from veracity.attr._base import Attribution
+
+Values = tuple[Tensor, ...]
+Selector = int | tuple[int | slice, ...] | Callable[..., Tensor]
+
+
+class NeuronAttribution(Attribution):
+    """Base of neuron methods: ``forward_func`` and the ``layer`` holding the neuron.
+    ``device_ids`` is accepted for Captum compatibility and unused."""
+
+    def __init__(self, forward_func: Callable[..., Any], layer: nn.Module, device_ids: list[int] | None = None) -> None:
+        super().__init__(forward_func)
+        as_layers(layer, False)
+        self.layer = layer
+        self.device_ids = device_ids
+
+
+def check_selector(selector: Any) -> Selector:
+    if callable(selector):
+        return selector
+    if isinstance(selector, int) and not isinstance(selector, bool):
+        return (selector,)
+    if (isinstance(selector, tuple) and selector
+            and all((isinstance(s, int) and not isinstance(s, bool)) or isinstance(s, slice) for s in selector)):
+        return selector
+    fail("neuron_selector", "an int, a tuple of ints and slices, or a callable over the layer's values",
+         selector, TypeError)
+
+
+def select(values: Values, selector: Selector, site: Site) -> Tensor:
+    """The selected neuron's value per row (a slice selects several neurons: their sum)."""
+    rows = values[0].shape[0]
+    if callable(selector):
+        picked = selector(values[0] if len(values) == 1 else values)
+        if not isinstance(picked, Tensor) or picked.numel() != rows:
+            fail("neuron_selector", f"a callable returning one value per example ({rows})",
+                 picked if isinstance(picked, Tensor) else type(picked).__name__, TypeError)
+        return picked.reshape(rows)
+    if len(values) > 1:
+        fail("neuron_selector", "a callable for a layer with several tensors",
+             f"indices for {layer_name(site.forward_func, site.layer)} with {len(values)} tensors")
+    shape = tuple(values[0].shape[1:])
+    if len(selector) > len(shape):
+        fail("neuron_selector", f"at most {len(shape)} indices for layer values of shape {shape}", selector)
+    for index, size in zip(selector, shape):
+        if isinstance(index, int) and not -size <= index < size:
+            fail("neuron_selector", f"indices within the layer's shape {shape}", selector, IndexError)
+    return values[0][(slice(None), *selector)].reshape(rows, -1).sum(1)
+
+
+def _site(method: NeuronAttribution, selector: Any, to_input: bool) -> tuple[Site, Selector]:
+    checked = check_selector(selector)
+    warn_if_training(method.forward_func)
+    return Site(method.forward_func, method.layer, to_input), checked
+
+
+def neuron_forward(method: NeuronAttribution, selector: Any, to_input: bool) -> Callable[..., Tensor]:
+    """The model with the selected neuron as its output (the rest of the forward pass runs)."""
+    site, checked = _site(method, selector, to_input)
+
+    def run(*args: Any) -> Tensor:
+        picked: list[Tensor] = []
+
+        def change(values: Values) -> None:
+            picked.append(select(values, checked, site).clone())
+
+        run_hooked(method.forward_func, [site], [change], args)
+        return picked[0]
+
+    return run
+
+
+class _ThroughNeuron(torch.autograd.Function):
+    """Identity forward; backward sends ``select(grad) * d neuron / d values`` to the values."""
+
+    @staticmethod
+    def forward(ctx: Any, value: Tensor, pick: Callable[[Tensor], Tensor]) -> Tensor:
+        ctx.save_for_backward(value.detach())
+        ctx.pick = pick
+        return value.clone()
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        (value,) = ctx.saved_tensors
+        with torch.enable_grad():
+            point = value.detach().requires_grad_()
+            (neuron_grad,) = torch.autograd.grad(ctx.pick(point).sum(), point)
+        output_grad = ctx.pick(grad)
+        return output_grad.view(-1, *([1] * (value.dim() - 1))) * neuron_grad, None
+
+
+def conductance_forward(method: NeuronAttribution, selector: Any, to_input: bool) -> Callable[..., Tensor]:
+    """The model, with gradients crossing the layer only through the selected neuron:
+    d output / d input = (d output / d neuron) * (d neuron / d input), per row."""
+    site, checked = _site(method, selector, to_input)
+
+    def run(*args: Any) -> Tensor:
+        def change(values: Values) -> Values:
+            if len(values) > 1:
+                fail("layer", "a layer with one tensor for neuron conductance",
+                     f"{layer_name(site.forward_func, site.layer)} with {len(values)} tensors")
+            return (_ThroughNeuron.apply(values[0], lambda v: select((v,), checked, site)),)
+
+        return run_hooked(method.forward_func, [site], [change], args)
+
+    return run

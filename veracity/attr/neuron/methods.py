@@ -1,0 +1,222 @@
+"""The neuron methods: each is an input-space method explaining the selected neuron.
+
+``neuron_selector`` is an int, a tuple of ints and slices (indices into the layer's values
+after the batch dimension; a slice sums the neurons it covers) or a callable mapping the
+layer's values to one value per example. ``attribute_to_neuron_input`` selects from the
+layer's input instead of its output.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from veracity.attr._base import GradientAttribution, PerturbationAttribution
+from veracity.attr.gradient.deeplift import DeepLift, DeepLiftShap
+from veracity.attr.gradient.gradient_shap import GradientShap
+from veracity.attr.gradient.guided import Deconvolution, GuidedBackprop
+from veracity.attr.gradient.integrated_gradients import IntegratedGradients
+from veracity.attr.gradient.saliency import Saliency
+from veracity.attr.neuron._adapter import NeuronAttribution, conductance_forward, neuron_forward
+from veracity.attr.perturbation.ablation import FeatureAblation
+
+
+class NeuronGradient(NeuronAttribution, GradientAttribution):
+    """The gradient of the selected neuron with respect to the inputs.
+
+    Example:
+        >>> import torch
+        >>> from veracity.attr import NeuronGradient
+        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+        >>> NeuronGradient(model.eval(), model[1]).attribute(torch.randn(3, 4), 5).shape
+        torch.Size([3, 4])
+    """
+
+    def attribute(self, inputs: Any, neuron_selector: Any, additional_forward_args: Any = None,
+                  attribute_to_neuron_input: bool = False) -> Any:
+        forward = neuron_forward(self, neuron_selector, attribute_to_neuron_input)
+        return Saliency(forward).attribute(inputs, abs=False, additional_forward_args=additional_forward_args)
+
+
+class _Multiplying(NeuronAttribution, GradientAttribution):
+    def __init__(self, forward_func: Callable[..., Any], layer: nn.Module, device_ids: list[int] | None = None,
+                 multiply_by_inputs: bool = True) -> None:
+        super().__init__(forward_func, layer, device_ids)
+        self._multiply_by_inputs = multiply_by_inputs
+
+    @property
+    def multiplies_by_inputs(self) -> bool:
+        return self._multiply_by_inputs
+
+
+class NeuronIntegratedGradients(_Multiplying):
+    """Integrated Gradients (Sundararajan et al. 2017) of the selected neuron.
+
+    Example:
+        >>> import torch
+        >>> from veracity.attr import NeuronIntegratedGradients
+        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+        >>> NeuronIntegratedGradients(model.eval(), model[1]).attribute(torch.randn(3, 4), 5).shape
+        torch.Size([3, 4])
+    """
+
+    def attribute(self, inputs: Any, neuron_selector: Any, baselines: Any = None, additional_forward_args: Any = None,
+                  n_steps: int = 50, method: str = "gausslegendre", internal_batch_size: int | None = None,
+                  attribute_to_neuron_input: bool = False, *, show_progress: bool = False) -> Any:
+        forward = neuron_forward(self, neuron_selector, attribute_to_neuron_input)
+        return IntegratedGradients(forward, self._multiply_by_inputs).attribute(
+            inputs, baselines, None, additional_forward_args, n_steps, method, internal_batch_size,
+            show_progress=show_progress)
+
+
+class NeuronConductance(_Multiplying):
+    """Conductance of each input through the selected neuron to the explained output.
+
+    Dhamdhere et al. (ICLR 2019): Integrated Gradients of the output where gradients pass the
+    layer only through the neuron, i.e. ``(dF/dneuron) * (dneuron/dx)`` along the path.
+    ``method`` defaults to ``riemann_trapezoid``, as in Captum.
+
+    Example:
+        >>> import torch
+        >>> from veracity.attr import NeuronConductance
+        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+        >>> NeuronConductance(model.eval(), model[1]).attribute(torch.randn(3, 4), 5, target=1).shape
+        torch.Size([3, 4])
+    """
+
+    def attribute(self, inputs: Any, neuron_selector: Any, baselines: Any = None, target: Any = None,
+                  additional_forward_args: Any = None, n_steps: int = 50, method: str = "riemann_trapezoid",
+                  internal_batch_size: int | None = None, attribute_to_neuron_input: bool = False,
+                  grad_kwargs: Any = None, *, show_progress: bool = False) -> Any:
+        forward = conductance_forward(self, neuron_selector, attribute_to_neuron_input)
+        return IntegratedGradients(forward, self._multiply_by_inputs).attribute(
+            inputs, baselines, target, additional_forward_args, n_steps, method, internal_batch_size,
+            show_progress=show_progress)
+
+
+class NeuronGradientShap(_Multiplying):
+    """GradientShap (Lundberg & Lee 2017) of the selected neuron; ``generator`` seeds it.
+
+    Example:
+        >>> import torch
+        >>> from veracity.attr import NeuronGradientShap
+        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+        >>> NeuronGradientShap(model.eval(), model[1]).attribute(torch.randn(3, 4), 5,
+        ...                                                      torch.randn(6, 4)).shape
+        torch.Size([3, 4])
+    """
+
+    def attribute(self, inputs: Any, neuron_selector: Any, baselines: Any, n_samples: int = 5,
+                  stdevs: float = 0.0, additional_forward_args: Any = None, attribute_to_neuron_input: bool = False,
+                  *, generator: torch.Generator | None = None, internal_batch_size: int | None = None) -> Any:
+        forward = neuron_forward(self, neuron_selector, attribute_to_neuron_input)
+        return GradientShap(forward, self._multiply_by_inputs).attribute(
+            inputs, baselines, n_samples, stdevs, None, additional_forward_args,
+            internal_batch_size=internal_batch_size, generator=generator)
+
+
+class NeuronDeepLift(_Multiplying):
+    """DeepLift (Rescale rule, Shrikumar et al. 2017) of the selected neuron.
+
+    Example:
+        >>> import torch
+        >>> from veracity.attr import NeuronDeepLift
+        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+        >>> NeuronDeepLift(model.eval(), model[1]).attribute(torch.randn(3, 4), 5).shape
+        torch.Size([3, 4])
+    """
+
+    def __init__(self, model: nn.Module, layer: nn.Module, multiply_by_inputs: bool = True,
+                 eps: float = 1e-10) -> None:
+        super().__init__(model, layer, None, multiply_by_inputs)
+        self.eps = eps
+
+    def attribute(self, inputs: Any, neuron_selector: Any, baselines: Any = None, additional_forward_args: Any = None,
+                  attribute_to_neuron_input: bool = False,
+                  custom_attribution_func: Callable[..., Any] | None = None) -> Any:
+        forward = neuron_forward(self, neuron_selector, attribute_to_neuron_input)
+        return DeepLift(forward, self._multiply_by_inputs, self.eps).attribute(
+            inputs, baselines, None, additional_forward_args, custom_attribution_func=custom_attribution_func)
+
+
+class NeuronDeepLiftShap(NeuronDeepLift):
+    """DeepLiftShap of the selected neuron: DeepLift averaged over a baseline distribution.
+
+    Example:
+        >>> import torch
+        >>> from veracity.attr import NeuronDeepLiftShap
+        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+        >>> NeuronDeepLiftShap(model.eval(), model[1]).attribute(torch.randn(3, 4), 5,
+        ...                                                      torch.randn(6, 4)).shape
+        torch.Size([3, 4])
+    """
+
+    def attribute(self, inputs: Any, neuron_selector: Any, baselines: Any,  # type: ignore[override]
+                  additional_forward_args: Any = None, attribute_to_neuron_input: bool = False,
+                  custom_attribution_func: Callable[..., Any] | None = None, *,
+                  internal_batch_size: int | None = None) -> Any:
+        forward = neuron_forward(self, neuron_selector, attribute_to_neuron_input)
+        return DeepLiftShap(forward, self._multiply_by_inputs, self.eps).attribute(
+            inputs, baselines, None, additional_forward_args, custom_attribution_func=custom_attribution_func,
+            internal_batch_size=internal_batch_size)
+
+
+class _Guided(NeuronAttribution, GradientAttribution):
+    _input_method: type
+
+    def __init__(self, model: nn.Module, layer: nn.Module, device_ids: list[int] | None = None) -> None:
+        super().__init__(model, layer, device_ids)
+
+    def attribute(self, inputs: Any, neuron_selector: Any, additional_forward_args: Any = None,
+                  attribute_to_neuron_input: bool = False) -> Any:
+        forward = neuron_forward(self, neuron_selector, attribute_to_neuron_input)
+        return type(self)._input_method(forward).attribute(inputs, None, additional_forward_args)
+
+
+class NeuronGuidedBackprop(_Guided):
+    """Guided Backpropagation (Springenberg et al. 2015) of the selected neuron.
+
+    Example:
+        >>> import torch
+        >>> from veracity.attr import NeuronGuidedBackprop
+        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+        >>> NeuronGuidedBackprop(model.eval(), model[1]).attribute(torch.randn(3, 4), 5).shape
+        torch.Size([3, 4])
+    """
+
+    _input_method = GuidedBackprop
+
+
+class NeuronDeconvolution(_Guided):
+    """Deconvolution (Zeiler & Fergus 2014) of the selected neuron.
+
+    Example:
+        >>> import torch
+        >>> from veracity.attr import NeuronDeconvolution
+        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+        >>> NeuronDeconvolution(model.eval(), model[1]).attribute(torch.randn(3, 4), 5).shape
+        torch.Size([3, 4])
+    """
+
+    _input_method = Deconvolution
+
+
+class NeuronFeatureAblation(NeuronAttribution, PerturbationAttribution):
+    """Feature ablation of the inputs, measured on the selected neuron.
+
+    Example:
+        >>> import torch
+        >>> from veracity.attr import NeuronFeatureAblation
+        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+        >>> NeuronFeatureAblation(model.eval(), model[1]).attribute(torch.randn(3, 4), 5).shape
+        torch.Size([3, 4])
+    """
+
+    def attribute(self, inputs: Any, neuron_selector: Any, baselines: Any = None, additional_forward_args: Any = None,
+                  feature_mask: Any = None, attribute_to_neuron_input: bool = False,
+                  perturbations_per_eval: int | None = None, *, show_progress: bool = False) -> Any:
+        forward = neuron_forward(self, neuron_selector, attribute_to_neuron_input)
+        return FeatureAblation(forward).attribute(inputs, baselines, None, additional_forward_args, feature_mask,
+                                                  perturbations_per_eval, show_progress)
