@@ -1,0 +1,50 @@
+"""Guided Grad-CAM: Guided Backprop times the upsampled Grad-CAM map."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from veracity._core.inputs import as_tuple, format_like
+from veracity.attr._base import GradientAttribution
+from veracity.attr.cam.gradient_cams import LayerGradCam
+from veracity.attr.gradient.guided import GuidedBackprop
+from veracity.attr.layer._adapter import LayerAttribution
+
+
+class GuidedGradCam(LayerAttribution, GradientAttribution):
+    """Guided Backprop attributions times the rectified Grad-CAM map resized to each input.
+
+    Selvaraju et al., "Grad-CAM" (ICCV 2017), as Captum's ``GuidedGradCam``: the map is
+    resized with ``interpolate_mode`` (``'nearest'`` by default). An input whose number of
+    dimensions differs from the layer's gets an empty tensor and a warning, as in Captum.
+
+    Example:
+        >>> import torch
+        >>> from veracity.attr import GuidedGradCam
+        >>> model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(),
+        ...                             torch.nn.MaxPool2d(2), torch.nn.Flatten(),
+        ...                             torch.nn.Linear(64, 3)).eval()
+        >>> GuidedGradCam(model, model[0]).attribute(torch.randn(2, 1, 8, 8), target=1).shape
+        torch.Size([2, 1, 8, 8])
+    """
+
+    def attribute(self, inputs: Any, target: Any = None, additional_forward_args: Any = None,
+                  interpolate_mode: str = "nearest", attribute_to_layer_input: bool = False) -> Any:
+        tup, was_tuple = as_tuple(inputs)
+        cam = LayerGradCam(self.forward_func, self.layer).attribute(
+            inputs, target, additional_forward_args, attribute_to_layer_input, relu_attributions=True)
+        guided, _ = as_tuple(GuidedBackprop(self.forward_func).attribute(inputs, target, additional_forward_args))
+        result: list[Tensor] = []
+        for x, g in zip(tup, guided):
+            if x.dim() != cam.dim():
+                warnings.warn(f"GuidedGradCam: cannot resize the {cam.dim() - 2}-d Grad-CAM map to an input of "
+                              f"shape {tuple(x.shape)}; returning an empty tensor for it.", UserWarning,
+                              stacklevel=2)
+                result.append(torch.empty(0))
+                continue
+            result.append(g * LayerAttribution.interpolate(cam, tuple(x.shape[2:]), interpolate_mode))
+        return format_like(was_tuple, result)
