@@ -9,8 +9,8 @@ forward function; this module builds those wrappers. Three ways to touch a layer
   their gradients are the gradients at the layer; the model's inputs follow as ordinary
   (tiled) extra arguments;
 * **tap**: the model runs on input-space points and the layer's values ``v`` become
-  ``v.detach() + tap`` with a zero ``tap`` per point, so the gradient with respect to the tap
-  is the gradient at the layer (and backward stops there).
+  ``v.detach() + (tap - tap.detach())`` (the same values), so the gradient with respect to the
+  tap is the gradient at the layer (and backward stops there).
 
 Every hook is registered in a :class:`HookSet` and removed on exit, also when the model raises.
 A layer that is never called, or called more than once in one forward pass (a reused module),
@@ -183,7 +183,8 @@ def replacing(forward_func: Any, sites: list[Site], counts: list[int]) -> Callab
 
 def tapping(forward_func: Any, sites: list[Site], n_inputs: int, counts: list[int],
             keep: bool = False) -> Callable[..., Any]:
-    """``f(*model_inputs, *taps, *args)``: each site's values ``v`` become ``v.detach() + tap``.
+    """``f(*model_inputs, *taps, *args)``: each site's values ``v`` become
+    ``v.detach() + (tap - tap.detach())``: the same values, whatever the taps hold.
 
     The gradient with respect to a tap is the gradient at the layer. With ``keep`` the
     detached values are recorded in ``site.record`` (one entry per call).
@@ -201,7 +202,8 @@ def tapping(forward_func: Any, sites: list[Site], n_inputs: int, counts: list[in
                 detached = tuple(v.detach() for v in values)
                 if keep:
                     site.record.append(detached)
-                return tuple(d + t for d, t in zip(detached, site_taps))
+                # value-neutral: the layer keeps its value, the tap carries the gradient
+                return tuple(d + (t - t.detach()) for d, t in zip(detached, site_taps))
 
             changes.append(change)
         return run_hooked(forward_func, sites, changes, (*inputs, *rest), grad_from_layer=True)

@@ -95,6 +95,20 @@ def test_layer_deeplift_is_complete_and_matches_gradient_x_difference_on_linear_
     assert torch.allclose(layer_attr, weights * (at_x - at_b).detach(), atol=1e-5)
 
 
+def test_layer_gradient_shap_with_a_linear_tail_and_one_baseline() -> None:
+    """After relu2 the network is linear: every draw gives W * (h(x) - h(b))."""
+    model, x = SmallCNN().eval(), torch.randn(3, 1, 8, 8)
+    baseline = 0.1 * torch.ones(1, 1, 8, 8)
+    got = attr.LayerGradientShap(model, model.relu2).attribute(x, baseline, n_samples=3, target=2,
+                                                              generator=torch.Generator().manual_seed(0))
+    _, at_x = _capture(model, model.relu2, x)
+    _, at_b = _capture(model, model.relu2, baseline)
+    assert torch.allclose(got, model.fc.weight[2].view(6, 4, 4) * (at_x - at_b).detach(), atol=1e-5)
+    plain = attr.LayerGradientShap(model, model.relu2, multiply_by_inputs=False).attribute(
+        x, baseline, n_samples=3, target=2)
+    assert torch.allclose(plain, model.fc.weight[2].view(6, 4, 4).expand_as(plain).detach())
+
+
 def test_neuron_gradient_matches_autograd_of_the_selected_activation() -> None:
     model = SmallCNN().eval()
     x = torch.randn(3, 1, 8, 8, requires_grad=True)

@@ -3,6 +3,7 @@
 from veracity.attr.layer._adapter import LayerAttribution
 from veracity.attr.layer.activation import LayerActivation, LayerGradientXActivation
 from veracity.attr.layer.deeplift import LayerDeepLift, LayerDeepLiftShap
+from veracity.attr.layer.gradient_shap import LayerGradientShap
 from veracity.attr.layer.integrated import InternalInfluence, LayerConductance, LayerIntegratedGradients
 from veracity.attr.layer.perturbation import LayerFeatureAblation, LayerFeaturePermutation
 
@@ -15,6 +16,7 @@ __all__ = [
     "LayerDeepLiftShap",
     "LayerFeatureAblation",
     "LayerFeaturePermutation",
+    "LayerGradientShap",
     "LayerGradientXActivation",
     "LayerIntegratedGradients",
 ]
