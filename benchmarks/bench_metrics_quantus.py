@@ -29,6 +29,7 @@ from veracity.metrics import (  # noqa: E402
     pixel_flipping,
     randomisable_layers,
     region_perturbation,
+    spearman_abs,
 )
 
 BATCH = 16
@@ -112,6 +113,7 @@ def main() -> None:
     row(f"model parameter randomisation ({n_layers} layers, Saliency)",
         lambda: mprt(a_batch=a_np, explain_func=quantus_explain, **call),
         lambda: model_parameter_randomisation(model, x, y, Saliency, order="top_down",
+                                              similarity_funcs={"spearman_abs": spearman_abs},
                                               attributions=attributions),
         lambda: forward_backward_limit(model, x, n_layers * BATCH))
 

@@ -25,7 +25,7 @@ from veracity.metrics._explain import (
     check_input_tensor,
     explain_checked,
 )
-from veracity.metrics.similarity import spearman, spearman_abs
+from veracity.metrics.similarity import against_reference, spearman, spearman_abs
 
 __all__ = [
     "RandomisationResult", "randomisable_layers", "randomise_layer", "randomised_models",
@@ -189,7 +189,8 @@ def model_parameter_randomisation(
         stages.append(name)
         maps.append(explain_checked(explain, randomised, inputs, target))
     stacked = torch.stack(maps)
-    scores = {key: torch.stack([fn(original, m) for m in maps]) for key, fn in similarities.items()}
+    # one batched similarity call over (stages x batch) pairs, not one per stage
+    scores = {key: against_reference(fn, original, stacked) for key, fn in similarities.items()}
     return RandomisationResult(stages, scores, original, stacked if keep_maps else None)
 
 

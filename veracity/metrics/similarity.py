@@ -9,6 +9,7 @@ defined correlation: the correlations return NaN for it (documented, never a sil
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -18,7 +19,7 @@ from veracity._core.validate import check_positive_int, fail
 
 __all__ = [
     "pearson", "spearman", "spearman_abs", "rank", "ssim", "hog", "hog_similarity",
-    "gradient_histogram_correlation", "top_k_overlap",
+    "gradient_histogram_correlation", "top_k_overlap", "against_reference",
 ]
 
 
@@ -66,18 +67,19 @@ def rank(values: Tensor) -> Tensor:
     """
     rows, n = values.shape
     sorted_values, order = values.sort(dim=1)
-    new_group = torch.ones_like(sorted_values, dtype=torch.bool)
-    new_group[:, 1:] = sorted_values[:, 1:] != sorted_values[:, :-1]
-    group = new_group.long().cumsum(1) - 1 + n * torch.arange(rows, device=values.device)[:, None]
-    positions = torch.arange(n, device=values.device, dtype=torch.float64).expand(rows, n).reshape(-1)
-    flat_group = group.reshape(-1)
-    first = torch.full((rows * n,), math.inf, dtype=torch.float64, device=values.device)
-    last = torch.full((rows * n,), -math.inf, dtype=torch.float64, device=values.device)
-    first = first.scatter_reduce(0, flat_group, positions, "amin")
-    last = last.scatter_reduce(0, flat_group, positions, "amax")
-    sorted_ranks = ((first[flat_group] + last[flat_group]) / 2 + 1).reshape(rows, n)
-    ranks = torch.empty_like(sorted_ranks).scatter_(1, order, sorted_ranks)
-    return ranks.to(values.dtype if values.is_floating_point() else torch.float64)
+    out_dtype = values.dtype if values.is_floating_point() else torch.float64
+    positions = torch.arange(n, device=values.device).expand(rows, n)
+    starts = torch.ones_like(sorted_values, dtype=torch.bool)  # first element of a run of ties
+    starts[:, 1:] = sorted_values[:, 1:] != sorted_values[:, :-1]
+    if bool(starts.all()):  # no ties: the ranks are the inverse permutation
+        sorted_ranks = (positions + 1).to(torch.float64)
+    else:
+        ends = torch.ones_like(starts)  # last element of a run of ties
+        ends[:, :-1] = starts[:, 1:]
+        first = torch.where(starts, positions, 0).cummax(1).values
+        last = torch.where(ends, positions, n).flip(1).cummin(1).values.flip(1)
+        sorted_ranks = (first + last).to(torch.float64) / 2 + 1
+    return torch.empty_like(sorted_ranks).scatter_(1, order, sorted_ranks).to(out_dtype)
 
 
 def spearman(a: Tensor, b: Tensor) -> Tensor:
@@ -93,7 +95,8 @@ def spearman(a: Tensor, b: Tensor) -> Tensor:
         tensor([1.])
     """
     x, y = _pair(a, b)
-    return _pearson_rows(rank(x.double()), rank(y.double())).to(x.dtype)
+    # ranks of the values as given (a float32 map ranks the same as its float64 copy)
+    return _pearson_rows(rank(x).double(), rank(y).double()).to(x.dtype)
 
 
 def spearman_abs(a: Tensor, b: Tensor) -> Tensor:
@@ -107,6 +110,32 @@ def spearman_abs(a: Tensor, b: Tensor) -> Tensor:
     """
     return spearman(a.abs(), b.abs())
 
+
+
+def against_reference(fn: Callable[[Tensor, Tensor], Tensor], reference: Tensor, maps: Tensor) -> Tensor:
+    """``fn(reference, maps[s])`` for every stage ``s`` in one batched call: ``(stages, batch)``.
+
+    ``reference`` is ``(batch, ...)`` and ``maps`` ``(stages, batch, ...)``. For the rank
+    correlations (:func:`spearman`, :func:`spearman_abs`) the reference is ranked once, not
+    once per stage; any other ``fn(a, b) -> (batch,)`` is called on the stacked pairs.
+
+    Example:
+        >>> import torch
+        >>> a = torch.tensor([[1.0, 2.0, 3.0]])
+        >>> against_reference(spearman, a, torch.stack([a, -a]))
+        tensor([[ 1.],
+                [-1.]])
+    """
+    stages, batch = maps.shape[0], maps.shape[1]
+    pairs = maps.reshape(stages * batch, *maps.shape[2:])
+    if fn is spearman or fn is spearman_abs:
+        x, y = _pair(reference.unsqueeze(0).expand_as(maps).reshape(pairs.shape), pairs)
+        if fn is spearman_abs:
+            x, y = x.abs(), y.abs()
+        ref_ranks = rank(x[:batch]).double().repeat(stages, 1)
+        return _pearson_rows(ref_ranks, rank(y).double()).to(x.dtype).reshape(stages, batch)
+    expanded = reference.unsqueeze(0).expand_as(maps).reshape(pairs.shape)
+    return fn(expanded, pairs).reshape(stages, batch)
 
 def _gaussian_window(sigma: float, truncate: float, size_limit: int, dtype: torch.dtype,
                      device: torch.device) -> Tensor:
@@ -227,9 +256,9 @@ def hog_similarity(a: Tensor, b: Tensor, **hog_kwargs: object) -> Tensor:
 
     Example:
         >>> import torch
-        >>> x = torch.rand(2, 1, 32, 32)
-        >>> hog_similarity(x, 3 * x)
-        tensor([1., 1.])
+        >>> x = torch.rand(2, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+        >>> torch.allclose(hog_similarity(x, 3 * x), torch.ones(2))
+        True
     """
     if a.shape != b.shape:
         fail("b", f"a tensor of the same shape as `a` {tuple(a.shape)}", b)
@@ -247,9 +276,11 @@ def gradient_histogram_correlation(a: Tensor, b: Tensor, bins: int = 50) -> Tens
 
     Example:
         >>> import torch
-        >>> a = torch.randn(2, 100)
-        >>> gradient_histogram_correlation(a, a[:, torch.randperm(100)])
-        tensor([1., 1.])
+        >>> g = torch.Generator().manual_seed(0)
+        >>> a = torch.randn(2, 100, generator=g)
+        >>> shuffled = a[:, torch.randperm(100, generator=g)]
+        >>> torch.allclose(gradient_histogram_correlation(a, shuffled), torch.ones(2))
+        True
     """
     check_positive_int("bins", bins, 2)
     x, y = _pair(a, b)
