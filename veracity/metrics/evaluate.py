@@ -175,7 +175,3 @@ def evaluate(model: Any, inputs: Tensor, targets: Any, methods: dict[str, Any], 
         progress.close()
     return EvaluationTable(list(explainers), metric_list, cells)
 
-
-# `veracity.metrics` star-imports this module and then reads `evaluate.__all__`; the star
-# import has rebound the name `evaluate` to this function, so the function carries the list.
-evaluate.__all__ = __all__  # type: ignore[attr-defined]
