@@ -8,7 +8,6 @@ defined correlation: the correlations return NaN for it (documented, never a sil
 
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import torch
@@ -16,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from veracity._core.validate import check_positive_int, fail
+from veracity.metrics._stats import average_ranks, correlation
 
 __all__ = [
     "pearson", "spearman", "spearman_abs", "rank", "ssim", "hog", "hog_similarity",
@@ -34,14 +34,6 @@ def _pair(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
     return a.reshape(a.shape[0], -1).to(dtype), b.reshape(b.shape[0], -1).to(dtype)
 
 
-def _pearson_rows(x: Tensor, y: Tensor) -> Tensor:
-    x = x - x.mean(1, keepdim=True)
-    y = y - y.mean(1, keepdim=True)
-    denominator = x.norm(dim=1) * y.norm(dim=1)
-    values = (x * y).sum(1) / denominator
-    return torch.where(denominator > 0, values, torch.full_like(values, math.nan)).clamp(-1, 1)
-
-
 def pearson(a: Tensor, b: Tensor) -> Tensor:
     """Pearson correlation of the flattened maps, per example (NaN for a constant map).
 
@@ -52,7 +44,7 @@ def pearson(a: Tensor, b: Tensor) -> Tensor:
         tensor([1.])
     """
     x, y = _pair(a, b)
-    return _pearson_rows(x, y)
+    return correlation(x, y)
 
 
 def rank(values: Tensor) -> Tensor:
@@ -65,21 +57,12 @@ def rank(values: Tensor) -> Tensor:
         >>> rank(torch.tensor([[0.5, 0.0, 0.0, 2.0]]))
         tensor([[3.0000, 1.5000, 1.5000, 4.0000]])
     """
-    rows, n = values.shape
-    sorted_values, order = values.sort(dim=1)
+    if not isinstance(values, Tensor):
+        fail("values", "a tensor", values, TypeError)
+    if values.dim() != 2:
+        fail("values", "a (batch, n) tensor", values)
     out_dtype = values.dtype if values.is_floating_point() else torch.float64
-    positions = torch.arange(n, device=values.device).expand(rows, n)
-    starts = torch.ones_like(sorted_values, dtype=torch.bool)  # first element of a run of ties
-    starts[:, 1:] = sorted_values[:, 1:] != sorted_values[:, :-1]
-    if bool(starts.all()):  # no ties: the ranks are the inverse permutation
-        sorted_ranks = (positions + 1).to(torch.float64)
-    else:
-        ends = torch.ones_like(starts)  # last element of a run of ties
-        ends[:, :-1] = starts[:, 1:]
-        first = torch.where(starts, positions, 0).cummax(1).values
-        last = torch.where(ends, positions, n).flip(1).cummin(1).values.flip(1)
-        sorted_ranks = (first + last).to(torch.float64) / 2 + 1
-    return torch.empty_like(sorted_ranks).scatter_(1, order, sorted_ranks).to(out_dtype)
+    return average_ranks(values).to(out_dtype)
 
 
 def spearman(a: Tensor, b: Tensor) -> Tensor:
@@ -96,7 +79,7 @@ def spearman(a: Tensor, b: Tensor) -> Tensor:
     """
     x, y = _pair(a, b)
     # ranks of the values as given (a float32 map ranks the same as its float64 copy)
-    return _pearson_rows(rank(x).double(), rank(y).double()).to(x.dtype)
+    return correlation(average_ranks(x), average_ranks(y)).to(x.dtype)
 
 
 def spearman_abs(a: Tensor, b: Tensor) -> Tensor:
@@ -132,8 +115,8 @@ def against_reference(fn: Callable[[Tensor, Tensor], Tensor], reference: Tensor,
         x, y = _pair(reference.unsqueeze(0).expand_as(maps).reshape(pairs.shape), pairs)
         if fn is spearman_abs:
             x, y = x.abs(), y.abs()
-        ref_ranks = rank(x[:batch]).double().repeat(stages, 1)
-        return _pearson_rows(ref_ranks, rank(y).double()).to(x.dtype).reshape(stages, batch)
+        ref_ranks = average_ranks(x[:batch]).repeat(stages, 1)
+        return correlation(ref_ranks, average_ranks(y)).to(x.dtype).reshape(stages, batch)
     expanded = reference.unsqueeze(0).expand_as(maps).reshape(pairs.shape)
     return fn(expanded, pairs).reshape(stages, batch)
 
@@ -263,7 +246,7 @@ def hog_similarity(a: Tensor, b: Tensor, **hog_kwargs: object) -> Tensor:
     if a.shape != b.shape:
         fail("b", f"a tensor of the same shape as `a` {tuple(a.shape)}", b)
     descriptors = hog(torch.cat([a, b]), **hog_kwargs)  # type: ignore[arg-type]
-    return _pearson_rows(*descriptors.chunk(2))
+    return correlation(*descriptors.chunk(2))
 
 
 def gradient_histogram_correlation(a: Tensor, b: Tensor, bins: int = 50) -> Tensor:
@@ -289,7 +272,7 @@ def gradient_histogram_correlation(a: Tensor, b: Tensor, bins: int = 50) -> Tens
         scaled = z / z.abs().amax(1, keepdim=True).clamp_min(torch.finfo(z.dtype).tiny)
         index = ((scaled + 1) / 2 * bins).long().clamp(0, bins - 1)
         histograms.append(F.one_hot(index, bins).sum(1).to(z.dtype))
-    return _pearson_rows(*histograms)
+    return correlation(*histograms)
 
 
 def top_k_overlap(a: Tensor, b: Tensor, k: int) -> Tensor:
