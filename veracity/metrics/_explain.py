@@ -15,6 +15,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
+from veracity._core.inputs import as_tuple, prepare_inputs
 from veracity._core.targets import prepare_target
 from veracity._core.validate import fail
 
@@ -107,6 +108,18 @@ def check_attributions(attributions: Any, inputs: Tensor, name: str = "attributi
     if attributions.shape != inputs.shape:
         fail(name, f"a tensor shaped like the inputs {tuple(inputs.shape)}", attributions)
     return attributions.detach()
+
+
+def inputs_with_attributions(inputs: Any,
+                             attributions: Any) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...], int]:
+    """The inputs (a tensor or a tuple) as a tuple, one attribution tensor per input shaped like
+    it, and the batch size."""
+    tup, _, batch = prepare_inputs(inputs)
+    attrs, _ = as_tuple(attributions, "attributions")
+    if len(attrs) != len(tup) or any(a.shape != x.shape for a, x in zip(attrs, tup)):
+        fail("attributions", f"one tensor per input with the inputs' shapes "
+             f"{[tuple(x.shape) for x in tup]}", attributions)
+    return tup, attrs, batch
 
 
 def check_input_tensor(inputs: Any, name: str = "inputs") -> Tensor:

@@ -14,9 +14,10 @@ import torch
 from torch import Tensor, nn
 
 from veracity._core.evaluate import outputs_at, warn_if_training
-from veracity._core.inputs import as_tuple, prepare_additional_args, prepare_baselines, prepare_inputs, sum_per_example
+from veracity._core.inputs import prepare_additional_args, prepare_baselines, prepare_inputs, sum_per_example
 from veracity._core.targets import prepare_target
 from veracity._core.validate import check_positive_int, fail
+from veracity.metrics._explain import inputs_with_attributions
 from veracity.metrics._perturbation_curves import make_generator, metric_call
 from veracity.metrics.faithfulness_subsets import _step_groups, single_group_outputs
 
@@ -40,11 +41,7 @@ def completeness(model: Model, inputs: Any, attributions: Any, target: Any = Non
         >>> (completeness(model, x, x * model.weight) < 1e-6).all()
         tensor(True)
     """
-    tup, _, batch = prepare_inputs(inputs)
-    attrs, _ = as_tuple(attributions, "attributions")
-    if len(attrs) != len(tup) or any(a.shape != x.shape for a, x in zip(attrs, tup)):
-        fail("attributions", f"one tensor per input with the inputs' shapes "
-             f"{[tuple(x.shape) for x in tup]}", attributions)
+    tup, attrs, batch = inputs_with_attributions(inputs, attributions)
     warn_if_training(model)
     references = prepare_baselines(baselines, tup)
     values = outputs_at(model, [tup, references], prepare_target(target, batch),

@@ -21,6 +21,7 @@ from veracity._core.evaluate import Points, forward_points, outputs_at
 from veracity._core.inputs import as_tuple, prepare_additional_args, prepare_inputs
 from veracity._core.targets import prepare_target
 from veracity._core.validate import check_optional_positive_int, check_positive_int, fail
+from veracity.metrics._explain import inputs_with_attributions
 
 __all__ = ["infidelity", "infidelity_perturb_func_decorator", "sensitivity_max"]
 
@@ -117,11 +118,7 @@ def infidelity(forward_func: Callable[..., Tensor], perturb_func: Callable[..., 
         >>> infidelity(model, perturb, x, model.weight.detach().expand(2, 3)).abs().max() < 1e-8
         tensor(True)
     """
-    tup, _, batch = prepare_inputs(inputs)
-    attrs, _ = as_tuple(attributions, "attributions")
-    if len(attrs) != len(tup) or any(a.shape != x.shape for a, x in zip(attrs, tup)):
-        fail("attributions", f"one tensor per input with the inputs' shapes "
-             f"{[tuple(x.shape) for x in tup]}", attributions)
+    tup, attrs, batch = inputs_with_attributions(inputs, attributions)
     references = None if baselines is None else _baseline_tuple(baselines, len(tup))
     target_index = prepare_target(target, batch)
     args = prepare_additional_args(additional_forward_args)

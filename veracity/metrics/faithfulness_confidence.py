@@ -34,8 +34,12 @@ def _minmax(attributions: Tensor) -> Tensor:
     return torch.where(span > 0, scaled, torch.ones_like(scaled)).view_as(attributions)
 
 
-def _confidences(call: MetricCall, normalize: bool) -> tuple[Tensor, Tensor]:
+def _confidences(model: Model, inputs: Tensor, attributions: Tensor, target: Any, normalize: bool,
+                 additional_forward_args: Any, softmax: bool,
+                 perturbations_per_eval: int | None) -> tuple[Tensor, Tensor]:
     """The explained output on the inputs and on the explanation image ``x * map``."""
+    call = metric_call(model, inputs, attributions, target, additional_forward_args, softmax,
+                       perturbations_per_eval)
     saliency = _minmax(call.attributions) if normalize else call.attributions
     masks = torch.tensor([False, True], device=call.inputs.device)
     view = masks.view(2, *[1] * call.inputs.dim())
@@ -60,9 +64,8 @@ def average_drop(model: Model, inputs: Tensor, attributions: Tensor, target: Any
         >>> average_drop(model, x, torch.ones(2, 4), target=0)
         tensor([0., 0.])
     """
-    call = metric_call(model, inputs, attributions, target, additional_forward_args, softmax,
-                       perturbations_per_eval)
-    before, after = _confidences(call, normalize)
+    before, after = _confidences(model, inputs, attributions, target, normalize,
+                                 additional_forward_args, softmax, perturbations_per_eval)
     drop = 100 * (before - after).clamp(min=0) / before
     return torch.where(before > 0, drop, torch.full_like(drop, float("nan")))
 
@@ -83,9 +86,8 @@ def average_increase(model: Model, inputs: Tensor, attributions: Tensor, target:
         >>> average_increase(model, x, torch.ones(2, 4), target=0)
         tensor([0., 0.])
     """
-    call = metric_call(model, inputs, attributions, target, additional_forward_args, softmax,
-                       perturbations_per_eval)
-    before, after = _confidences(call, normalize)
+    before, after = _confidences(model, inputs, attributions, target, normalize,
+                                 additional_forward_args, softmax, perturbations_per_eval)
     return 100 * (after > before).float()
 
 

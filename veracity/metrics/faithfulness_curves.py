@@ -88,6 +88,14 @@ def _curve_metric(model: Model, inputs: Any, attributions: Any, target: Any, *, 
     return _result(trapezoid_auc(curve, fractions), curve, fractions, return_curve)
 
 
+def _rise_curve_metric(arguments: dict[str, Any], *, insert: bool) -> Any:
+    """Deletion or insertion from the caller's arguments (the two share one signature);
+    100 steps unless ``n_steps`` or ``features_in_step`` is given."""
+    if arguments["n_steps"] is None and arguments["features_in_step"] is None:
+        arguments = {**arguments, "n_steps": 100}
+    return _curve_metric(**arguments, insert=insert)
+
+
 def deletion(model: Model, inputs: Tensor, attributions: Tensor, target: Any = None, *,
              baseline: Any = 0.0, n_steps: int | None = None, features_in_step: int | None = None,
              order: str = "morf", patch_size: int | None = None, feature_mask: Tensor | None = None,
@@ -110,14 +118,7 @@ def deletion(model: Model, inputs: Tensor, attributions: Tensor, target: Any = N
         >>> deletion(model, x, x * model.weight[0], target=0, n_steps=4).shape
         torch.Size([3])
     """
-    n_steps = 100 if n_steps is None and features_in_step is None else n_steps
-    return _curve_metric(model, inputs, attributions, target, insert=False, order=order,
-                         baseline=baseline, features_in_step=features_in_step, n_steps=n_steps,
-                         patch_size=patch_size, feature_mask=feature_mask,
-                         additional_forward_args=additional_forward_args, softmax=softmax,
-                         perturbations_per_eval=perturbations_per_eval,
-                         show_progress=show_progress, generator=generator, seed=seed,
-                         return_curve=return_curve)
+    return _rise_curve_metric(locals(), insert=False)
 
 
 def insertion(model: Model, inputs: Tensor, attributions: Tensor, target: Any = None, *,
@@ -141,14 +142,7 @@ def insertion(model: Model, inputs: Tensor, attributions: Tensor, target: Any = 
         >>> insertion(model, x, x * model.weight[0], target=0, n_steps=4).shape
         torch.Size([3])
     """
-    n_steps = 100 if n_steps is None and features_in_step is None else n_steps
-    return _curve_metric(model, inputs, attributions, target, insert=True, order=order,
-                         baseline=baseline, features_in_step=features_in_step, n_steps=n_steps,
-                         patch_size=patch_size, feature_mask=feature_mask,
-                         additional_forward_args=additional_forward_args, softmax=softmax,
-                         perturbations_per_eval=perturbations_per_eval,
-                         show_progress=show_progress, generator=generator, seed=seed,
-                         return_curve=return_curve)
+    return _rise_curve_metric(locals(), insert=True)
 
 
 def pixel_flipping(model: Model, inputs: Tensor, attributions: Tensor, target: Any = None, *,
