@@ -19,6 +19,8 @@ class Attribution:
     No state is kept between calls, so one instance can serve many threads and calls.
     """
 
+    _multiply_by_inputs: bool = False
+
     def __init__(self, forward_func: Callable[..., Any]) -> None:
         if not callable(forward_func):
             fail("forward_func", "a callable model or function", forward_func, TypeError)
@@ -35,7 +37,10 @@ class Attribution:
 
     @property
     def multiplies_by_inputs(self) -> bool:
-        return False
+        """Whether the attributions are multiplied by ``inputs - baselines`` (global) rather than
+        left as multipliers (local); the methods that take ``multiply_by_inputs`` store it in
+        ``_multiply_by_inputs``."""
+        return self._multiply_by_inputs
 
     @classmethod
     def get_name(cls) -> str:

@@ -150,10 +150,6 @@ class DeepLift(GradientAttribution):
     def has_convergence_delta(self) -> bool:
         return True
 
-    @property
-    def multiplies_by_inputs(self) -> bool:
-        return self._multiply_by_inputs
-
 
 class DeepLiftShap(DeepLift):
     """DeepLift averaged over a distribution of baselines (approximate SHAP values).

@@ -115,7 +115,3 @@ class GradientShap(GradientAttribution):
 
     def has_convergence_delta(self) -> bool:
         return True
-
-    @property
-    def multiplies_by_inputs(self) -> bool:
-        return self._multiply_by_inputs

@@ -101,7 +101,3 @@ class SplitIntegratedGradients(GradientAttribution):
             left = [g * (x - b) for g, x, b in zip(left, tup, base)]
             right = [g * (x - b) for g, x, b in zip(right, tup, base)]
         return SplitResult(format_like(was_tuple, left), format_like(was_tuple, right), split_alpha)
-
-    @property
-    def multiplies_by_inputs(self) -> bool:
-        return self._multiply_by_inputs

@@ -94,7 +94,3 @@ class LayerGradientXActivation(LayerAttribution, GradientAttribution):
         if self._multiply_by_inputs:
             grads = [tuple(g * v for g, v in zip(gs, vs)) for gs, vs in zip(grads, values)]
         return output(call, grads)
-
-    @property
-    def multiplies_by_inputs(self) -> bool:
-        return self._multiply_by_inputs

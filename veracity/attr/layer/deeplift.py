@@ -95,10 +95,6 @@ class LayerDeepLift(LayerAttribution, GradientAttribution):
     def has_convergence_delta(self) -> bool:
         return True
 
-    @property
-    def multiplies_by_inputs(self) -> bool:
-        return self._multiply_by_inputs
-
 
 class LayerDeepLiftShap(LayerDeepLift):
     """LayerDeepLift averaged over a distribution of baselines (Lundberg & Lee 2017).

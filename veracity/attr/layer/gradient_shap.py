@@ -58,7 +58,3 @@ class LayerGradientShap(LayerAttribution, GradientAttribution):
         attributions, delta = result if return_convergence_delta else (result, None)
         formatted = output(call, unflat(call, format_like(True, attributions[n_in:]), counts))
         return (formatted, delta) if return_convergence_delta else formatted
-
-    @property
-    def multiplies_by_inputs(self) -> bool:
-        return self._multiply_by_inputs

@@ -33,11 +33,19 @@ Values = tuple[Tensor, ...]
 
 
 def _prepare_path(method: LayerAttribution, inputs: Any, baselines: Any, target: Any, additional_forward_args: Any,
-                  n_steps: int, path_method: str, to_input: bool, need_float: bool) -> tuple[LayerCall, Values]:
+                  n_steps: int, path_method: str, to_input: bool, grad_kwargs: Any,
+                  need_float: bool) -> tuple[LayerCall, Values]:
+    check_grad_kwargs(grad_kwargs)
     call = prepare(method, inputs, target, additional_forward_args, to_input, need_float=need_float)
     check_choice("method", path_method, PATH_METHODS)
     check_positive_int("n_steps", n_steps)
     return call, prepare_baselines(baselines, call.inputs)
+
+
+def _input_path_taps(call: LayerCall) -> tuple[list[int], Values]:
+    """The layer's site counts and zero taps for a path in *input* space tapped at the layer."""
+    values = [per_point[0] for per_point in values_at(call, [call.inputs])]
+    return counts_of(values), zero_taps(values)
 
 
 def _with_delta(method: GradientAttribution, call: LayerCall, base: Values, per_site: list[Values],
@@ -80,9 +88,8 @@ class LayerIntegratedGradients(LayerAttribution, GradientAttribution):
                   n_steps: int = 50, method: str = "gausslegendre", internal_batch_size: int | None = None,
                   return_convergence_delta: bool = False, attribute_to_layer_input: bool = False,
                   grad_kwargs: Any = None, *, show_progress: bool = False) -> Any:
-        check_grad_kwargs(grad_kwargs)
         call, base = _prepare_path(self, inputs, baselines, target, additional_forward_args, n_steps, method,
-                                   attribute_to_layer_input, need_float=False)
+                                   attribute_to_layer_input, grad_kwargs, need_float=False)
         at_inputs, at_baselines = zip(*values_at(call, [call.inputs, base]))
         counts = counts_of(at_inputs)
         start, end = flat(at_baselines), flat(at_inputs)
@@ -95,10 +102,6 @@ class LayerIntegratedGradients(LayerAttribution, GradientAttribution):
 
     def has_convergence_delta(self) -> bool:
         return True
-
-    @property
-    def multiplies_by_inputs(self) -> bool:
-        return self._multiply_by_inputs
 
 
 class InternalInfluence(LayerAttribution, GradientAttribution):
@@ -120,11 +123,9 @@ class InternalInfluence(LayerAttribution, GradientAttribution):
                   n_steps: int = 50, method: str = "gausslegendre", internal_batch_size: int | None = None,
                   attribute_to_layer_input: bool = False, grad_kwargs: Any = None, *,
                   show_progress: bool = False) -> Any:
-        check_grad_kwargs(grad_kwargs)
         call, base = _prepare_path(self, inputs, baselines, target, additional_forward_args, n_steps, method,
-                                   attribute_to_layer_input, need_float=True)
-        values = [per_point[0] for per_point in values_at(call, [call.inputs])]
-        counts, taps = counts_of(values), zero_taps(values)
+                                   attribute_to_layer_input, grad_kwargs, need_float=True)
+        counts, taps = _input_path_taps(call)
         integrated = integrate_path(tapped(call, counts), (*call.inputs, *taps), (*base, *taps), call.target,
                                     call.args, n_steps, method, internal_batch_size, show_progress)
         return output(call, unflat(call, integrated[len(call.inputs):], counts))
@@ -155,12 +156,10 @@ class LayerConductance(LayerAttribution, GradientAttribution):
                   n_steps: int = 50, method: str = "gausslegendre", internal_batch_size: int | None = None,
                   return_convergence_delta: bool = False, attribute_to_layer_input: bool = False,
                   grad_kwargs: Any = None, *, show_progress: bool = False) -> Any:
-        check_grad_kwargs(grad_kwargs)
         call, base = _prepare_path(self, inputs, baselines, target, additional_forward_args, n_steps, method,
-                                   attribute_to_layer_input, need_float=True)
+                                   attribute_to_layer_input, grad_kwargs, need_float=True)
         site = call.sites[0]
-        values = [per_point[0] for per_point in values_at(call, [call.inputs])]
-        counts, taps = counts_of(values), zero_taps(values)
+        counts, taps = _input_path_taps(call)
         n_in, batch = len(call.inputs), call.batch
         totals = [torch.zeros_like(t) for t in taps]
         previous: list[tuple[Tensor, Tensor] | None] = [None] * len(taps)

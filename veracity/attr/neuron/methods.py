@@ -46,10 +46,6 @@ class _Multiplying(NeuronAttribution, GradientAttribution):
         super().__init__(forward_func, layer, device_ids)
         self._multiply_by_inputs = multiply_by_inputs
 
-    @property
-    def multiplies_by_inputs(self) -> bool:
-        return self._multiply_by_inputs
-
 
 class NeuronIntegratedGradients(_Multiplying):
     """Integrated Gradients (Sundararajan et al. 2017) of the selected neuron.
