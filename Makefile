@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench bench-anchors lint clean
 
 $(VENV)/.torch:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,20 @@ test: $(VENV)/.dev
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 bench: $(VENV)/.bench
+	$(PY) benchmarks/run.py
+
+# The anchors that need torchvision (Quantus, pytorch-grad-cam) live in their own venv:
+# torchvision does not import beside the pinned CPU torch. About 6 GB (a CUDA build of torch
+# 2.14.1 that runs on the CPU here); benchmarks/run.py uses it when it exists.
+ANCHORS := .venv-anchors
+$(ANCHORS)/.ok:
+	$(PYTHON) -m venv $(ANCHORS)
+	$(ANCHORS)/bin/python -m pip install -q torch==2.14.1 torchvision==0.29.1
+	$(ANCHORS)/bin/python -m pip install -q quantus==0.6.0 grad-cam scikit-image captum==0.9.0
+	$(ANCHORS)/bin/python -m pip install -q -e .
+	touch $@
+
+bench-anchors: $(ANCHORS)/.ok $(VENV)/.bench
 	$(PY) benchmarks/run.py
 
 lint: $(VENV)/.dev

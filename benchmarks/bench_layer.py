@@ -4,8 +4,8 @@ and Score-CAM vs pytorch-grad-cam's default ScoreCAM.
 Run: .venv/bin/python benchmarks/bench_layer.py   (needs the `bench` extra: captum==0.9.0)
 
 pytorch-grad-cam needs torchvision, which does not import beside the main venv's torch, so its
-part runs in a separate venv (``GRADCAM_PYTHON``, default /work/venvs/gradcam/bin/python, with
-torch==2.14.1, torchvision==0.29.1, grad-cam and veracity installed editable) as a subprocess,
+part runs in a separate venv (``GRADCAM_PYTHON``, default ``.venv-anchors/bin/python``, built by
+``make bench-anchors``: torch==2.14.1, torchvision==0.29.1, grad-cam, veracity editable) as a subprocess,
 ``bench_layer_gradcam.py``, which times both libraries in that one process.
 """
 
@@ -27,13 +27,14 @@ from veracity import attr as vattr  # noqa: E402
 
 warnings.filterwarnings("ignore")
 torch.set_num_threads(2)
-GRADCAM_PYTHON = os.environ.get("GRADCAM_PYTHON", "/work/venvs/gradcam/bin/python")
+ANCHORS_PYTHON = os.path.join(os.path.dirname(__file__), "..", ".venv-anchors", "bin", "python")
+GRADCAM_PYTHON = os.environ.get("GRADCAM_PYTHON", ANCHORS_PYTHON)
 
 
 def _row(name: str, anchor: float | None, ours: float, limit: float) -> dict[str, object]:
     return {"method": name, "anchor s": anchor, "veracity s": ours,
             "ratio (anchor/veracity)": None if anchor is None else anchor / ours, "limit s": limit,
-            "ratio to limit": ours / limit}
+            "ratio to limit": ours / limit, "anchor/limit": None if anchor is None else anchor / limit}
 
 
 def main() -> None:
