@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -31,27 +32,40 @@ def pearson_rows(a: Tensor, b: Tensor) -> Tensor:
     return correlation(a.double(), b.double()).float()
 
 
+_NUMPY_SORTABLE = (torch.float32, torch.float64, torch.int32, torch.int64)
+
+
+def _sort_rows(rows: Tensor) -> tuple[Tensor, Tensor]:
+    """Each row sorted, and the order. On the CPU numpy's vectorised argsort (2-3x faster than
+    ``torch.sort`` for rows of thousands of values, measured with 2 threads); elsewhere torch."""
+    if rows.device.type == "cpu" and rows.dtype in _NUMPY_SORTABLE and not rows.requires_grad:
+        order = torch.from_numpy(np.argsort(rows.numpy(), axis=1))
+        return rows.gather(1, order), order
+    return rows.sort(dim=1)
+
+
 def average_ranks(values: Tensor) -> Tensor:
     """1-based float64 ranks along the last dimension; tied values share their average rank.
 
-    The convention of ``scipy.stats.rankdata(method="average")``. One sort, then O(n): a run
-    of ties spans sorted positions ``first..last`` and each member gets ``(first + last) / 2 + 1``.
+    The convention of ``scipy.stats.rankdata(method="average")``. One sort, then O(n): every
+    run of equal values gets an id (runs never cross rows), ``bincount`` gives the run lengths,
+    and each member of a run ending at 1-based position ``e`` with length ``c`` gets
+    ``e - (c - 1) / 2``, the mean of its positions.
     """
     shape = values.shape
     n = shape[-1]
     rows = values.reshape(math.prod(shape[:-1]), n)
-    sorted_values, order = rows.sort(dim=1)
-    positions = torch.arange(n, device=values.device).expand_as(rows)
+    sorted_values, order = _sort_rows(rows)
     starts = torch.ones_like(sorted_values, dtype=torch.bool)  # first element of a run of ties
     starts[:, 1:] = sorted_values[:, 1:] != sorted_values[:, :-1]
+    row_offsets = torch.arange(rows.shape[0], device=values.device, dtype=torch.float64)[:, None] * n
     if bool(starts.all()):  # no ties: the ranks are the inverse permutation
-        sorted_ranks = (positions + 1).to(torch.float64)
+        sorted_ranks = torch.arange(1, n + 1, device=values.device, dtype=torch.float64).expand_as(rows)
     else:
-        ends = torch.ones_like(starts)  # last element of a run of ties
-        ends[:, :-1] = starts[:, 1:]
-        first = torch.where(starts, positions, 0).cummax(1).values
-        last = torch.where(ends, positions, n).flip(1).cummin(1).values.flip(1)
-        sorted_ranks = (first + last).to(torch.float64) / 2 + 1
+        run = starts.reshape(-1).cumsum(0) - 1
+        lengths = torch.bincount(run).double()
+        mean_position = lengths.cumsum(0) - (lengths - 1) / 2  # 1-based, over the flattened rows
+        sorted_ranks = mean_position[run].reshape(rows.shape) - row_offsets
     return torch.empty_like(sorted_ranks).scatter_(1, order, sorted_ranks).reshape(shape)
 
 

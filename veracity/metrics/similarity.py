@@ -112,10 +112,14 @@ def against_reference(fn: Callable[[Tensor, Tensor], Tensor], reference: Tensor,
     stages, batch = maps.shape[0], maps.shape[1]
     pairs = maps.reshape(stages * batch, *maps.shape[2:])
     if fn is spearman or fn is spearman_abs:
-        x, y = _pair(reference.unsqueeze(0).expand_as(maps).reshape(pairs.shape), pairs)
+        if reference.shape != maps.shape[1:]:
+            fail("reference", f"a tensor of the maps' shape after the stage dimension {tuple(maps.shape[1:])}",
+                 reference)
+        x, _ = _pair(reference, reference)
+        _, y = _pair(pairs, pairs)
         if fn is spearman_abs:
             x, y = x.abs(), y.abs()
-        ref_ranks = average_ranks(x[:batch]).repeat(stages, 1)
+        ref_ranks = average_ranks(x).repeat(stages, 1)
         return correlation(ref_ranks, average_ranks(y)).to(x.dtype).reshape(stages, batch)
     expanded = reference.unsqueeze(0).expand_as(maps).reshape(pairs.shape)
     return fn(expanded, pairs).reshape(stages, batch)
