@@ -7,6 +7,7 @@ public, validated API (``pearson``, ``rank``, ``spearman``).
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -37,11 +38,35 @@ _NUMPY_SORTABLE = (torch.float32, torch.float64, torch.int32, torch.int64)
 
 def _sort_rows(rows: Tensor) -> tuple[Tensor, Tensor]:
     """Each row sorted, and the order. On the CPU numpy's vectorised argsort (2-3x faster than
-    ``torch.sort`` for rows of thousands of values, measured with 2 threads); elsewhere torch."""
+    ``torch.sort`` for rows of thousands of values), split over torch's thread count (numpy
+    sorts single-threaded and releases the GIL); elsewhere ``torch.sort``."""
     if rows.device.type == "cpu" and rows.dtype in _NUMPY_SORTABLE and not rows.requires_grad:
-        order = torch.from_numpy(np.argsort(rows.numpy(), axis=1))
-        return rows.gather(1, order), order
+        values = rows.numpy()
+        order = np.empty(values.shape, dtype=np.int64)
+        workers = max(1, min(torch.get_num_threads(), values.shape[0] * values.shape[1] // 65536,
+                             values.shape[0]))
+        bounds = np.linspace(0, values.shape[0], workers + 1).astype(int)
+
+        def sort_part(i: int) -> None:
+            order[bounds[i]:bounds[i + 1]] = np.argsort(values[bounds[i]:bounds[i + 1]], axis=1)
+
+        if workers == 1:
+            sort_part(0)
+        else:
+            list(_sort_pool(workers).map(sort_part, range(workers)))
+        order_t = torch.from_numpy(order)
+        return rows.gather(1, order_t), order_t
     return rows.sort(dim=1)
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _sort_pool(workers: int) -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None or _POOL._max_workers < workers:
+        _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="veracity-sort")
+    return _POOL
 
 
 def average_ranks(values: Tensor) -> Tensor:
@@ -62,7 +87,7 @@ def average_ranks(values: Tensor) -> Tensor:
     if bool(starts.all()):  # no ties: the ranks are the inverse permutation
         sorted_ranks = torch.arange(1, n + 1, device=values.device, dtype=torch.float64).expand_as(rows)
     else:
-        run = starts.reshape(-1).cumsum(0) - 1
+        run = starts.reshape(-1).cumsum(0, dtype=torch.int64) - 1
         lengths = torch.bincount(run).double()
         mean_position = lengths.cumsum(0) - (lengths - 1) / 2  # 1-based, over the flattened rows
         sorted_ranks = mean_position[run].reshape(rows.shape) - row_offsets
