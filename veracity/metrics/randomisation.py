@@ -210,14 +210,9 @@ def check_seed(seed: Any) -> int:
     return seed
 
 
-from veracity.metrics.randomisation_checks import (  # noqa: E402  (they build on the above)
-    data_randomisation_test,
-    discrete_entropy,
-    efficient_mprt,
-    random_logit,
-    smooth_mprt,
-    smoothed_explain_func,
-)
+# the checks built on the above (random logit, data randomisation, SmoothMPRT, EfficientMPRT)
+# are re-exported here, so the whole randomisation family is one import
+from veracity.metrics import randomisation_checks as _checks  # noqa: E402
+from veracity.metrics.randomisation_checks import *  # noqa: E402,F401,F403
 
-__all__ += ["random_logit", "data_randomisation_test", "smooth_mprt", "efficient_mprt",
-            "smoothed_explain_func", "discrete_entropy"]
+__all__ += _checks.__all__
