@@ -1,6 +1,9 @@
-"""Every gradient method with the arguments that make it deterministic and comparable.
+"""Every input-space method with the arguments that make it deterministic and comparable.
 
-A new method is one entry here; the axiom tests then cover it.
+A new method is one entry here; the axiom tests then cover it. ``SPECS`` are the gradient
+methods (closed forms, completeness and finite differences apply to them); ``ALL_SPECS`` adds
+the perturbation family for the properties every method must have: batch == per example,
+chunk and budget invariance, seeds, dummy features, no mutation, hooks removed, bad input.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ class Spec:
     chunk_arg: str | None = None
     stochastic: bool = False
     linear_closed_form: bool = True  # W * (x - mean baseline) etc. on a linear model
+    dummy_exact: bool = True  # a feature the model ignores gets exactly 0
 
 
 def _seed() -> torch.Generator:
@@ -62,4 +66,42 @@ SPECS = [
     Spec("Deconvolution", attr.Deconvolution),
 ]
 
-BY_NAME = {s.name: s for s in SPECS}
+
+
+def _few_groups(x: torch.Tensor) -> torch.Tensor:
+    """Feature groups 0..7: the first seven elements alone, the rest together (exact Shapley fits)."""
+    return torch.arange(x[0].numel()).clamp(max=7).reshape(1, *x.shape[1:])
+
+
+def _window(x: torch.Tensor) -> tuple[int, ...]:
+    return (1,) * (x.dim() - 1)
+
+
+PERTURBATION_SPECS = [
+    Spec("FeatureAblation", attr.FeatureAblation, chunk_arg="perturbations_per_eval"),
+    Spec("FeatureAblation-groups", attr.FeatureAblation,
+         lambda x: {"feature_mask": _few_groups(x), "baselines": 0.1},
+         chunk_arg="perturbations_per_eval"),
+    Spec("Occlusion", attr.Occlusion, lambda x: {"sliding_window_shapes": _window(x)},
+         chunk_arg="perturbations_per_eval"),
+    Spec("ShapleyValues", attr.ShapleyValues, lambda x: {"feature_mask": _few_groups(x)},
+         chunk_arg="perturbations_per_eval"),
+    Spec("ShapleyValueSampling", attr.ShapleyValueSampling,
+         lambda x: {"feature_mask": _few_groups(x), "n_samples": 3, "generator": _seed()},
+         chunk_arg="perturbations_per_eval", stochastic=True),
+    Spec("FeaturePermutation", attr.FeaturePermutation, lambda x: {"generator": _seed()},
+         chunk_arg="perturbations_per_eval", stochastic=True),
+    Spec("KernelShap", attr.KernelShap,
+         lambda x: {"feature_mask": _few_groups(x), "n_samples": 40, "generator": _seed()},
+         chunk_arg="perturbations_per_eval", stochastic=True, dummy_exact=False),
+    Spec("Lime", attr.Lime,
+         lambda x: {"feature_mask": _few_groups(x), "n_samples": 40, "generator": _seed()},
+         chunk_arg="perturbations_per_eval", stochastic=True, dummy_exact=False),
+    Spec("RISE", attr.RISE, lambda x: {"n_masks": 16, "generator": _seed()},
+         chunk_arg="perturbations_per_eval", stochastic=True, dummy_exact=False),
+]
+for _spec in PERTURBATION_SPECS:
+    _spec.linear_closed_form = False
+
+ALL_SPECS = SPECS + PERTURBATION_SPECS
+BY_NAME = {s.name: s for s in ALL_SPECS}

@@ -6,26 +6,26 @@ import pytest
 import torch
 from torch import nn
 
-from tests.axioms.registry import SPECS, Spec
+from tests.axioms.registry import ALL_SPECS, Spec
 from tests.conftest import MLP, TwoInputModel
 from veracity import attr
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda s: s.name)
 def test_target_out_of_range(spec: Spec) -> None:
     x = torch.randn(2, 6)
     with pytest.raises(ValueError, match="`target`"):
         spec.make(MLP().eval()).attribute(x, target=3, **spec.kwargs(x))
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda s: s.name)
 def test_target_of_wrong_length(spec: Spec) -> None:
     x = torch.randn(3, 6)
     with pytest.raises(ValueError, match="`target`"):
         spec.make(MLP().eval()).attribute(x, target=[0, 1], **spec.kwargs(x))
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda s: s.name)
 def test_nan_in_inputs(spec: Spec) -> None:
     x = torch.randn(2, 6)
     kwargs = spec.kwargs(x)
@@ -34,7 +34,7 @@ def test_nan_in_inputs(spec: Spec) -> None:
         spec.make(MLP().eval()).attribute(x, target=0, **kwargs)
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda s: s.name)
 def test_model_returning_a_non_tensor(spec: Spec) -> None:
     class ReturnsDict(nn.Module):
         def forward(self, x):

@@ -6,12 +6,12 @@ import pytest
 import torch
 
 import veracity
-from tests.axioms.registry import SPECS, Spec
+from tests.axioms.registry import ALL_SPECS, Spec
 from tests.conftest import SmallCNN, TwoInputModel
 from veracity import attr
 
 
-@pytest.mark.parametrize("spec", [s for s in SPECS if not s.stochastic], ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", [s for s in ALL_SPECS if not s.stochastic], ids=lambda s: s.name)
 def test_batch_equals_each_example_alone(spec: Spec) -> None:
     model = SmallCNN().eval()
     x = torch.randn(5, 1, 8, 8)
@@ -25,7 +25,7 @@ def test_batch_equals_each_example_alone(spec: Spec) -> None:
         torch.testing.assert_close(batched[i:i + 1], alone, atol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("spec", [s for s in SPECS if s.chunk_arg], ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", [s for s in ALL_SPECS if s.chunk_arg], ids=lambda s: s.name)
 def test_any_chunk_size_gives_the_same_result(spec: Spec) -> None:
     model = SmallCNN().eval()
     x = torch.randn(3, 1, 8, 8)
@@ -35,7 +35,7 @@ def test_any_chunk_size_gives_the_same_result(spec: Spec) -> None:
         torch.testing.assert_close(result, reference, atol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("spec", [s for s in SPECS if s.chunk_arg], ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", [s for s in ALL_SPECS if s.chunk_arg], ids=lambda s: s.name)
 def test_memory_budget_does_not_change_results(spec: Spec) -> None:
     model = SmallCNN().eval()
     x = torch.randn(3, 1, 8, 8)
@@ -48,7 +48,7 @@ def test_memory_budget_does_not_change_results(spec: Spec) -> None:
     torch.testing.assert_close(tiny, reference, atol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("spec", [s for s in SPECS if s.stochastic], ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", [s for s in ALL_SPECS if s.stochastic], ids=lambda s: s.name)
 def test_same_seed_same_result(spec: Spec) -> None:
     model = SmallCNN().eval()
     x = torch.randn(3, 1, 8, 8)

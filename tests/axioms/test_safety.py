@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from tests.axioms.registry import SPECS, Spec
+from tests.axioms.registry import ALL_SPECS, Spec
 from tests.conftest import SmallCNN
 
 
@@ -21,7 +21,7 @@ def _no_function_mode() -> bool:
     return not torch.overrides._get_current_function_mode_stack()
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda s: s.name)
 def test_model_and_inputs_untouched(spec: Spec) -> None:
     model = SmallCNN().eval()
     before = copy.deepcopy(model.state_dict())
@@ -42,7 +42,7 @@ class _Explodes(SmallCNN):
         raise RuntimeError("boom")
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda s: s.name)
 def test_hooks_and_rules_removed_when_model_raises(spec: Spec) -> None:
     model = _Explodes().eval()
     x = torch.randn(2, 1, 8, 8)
