@@ -59,14 +59,14 @@ def _sort_rows(rows: Tensor) -> tuple[Tensor, Tensor]:
     return rows.sort(dim=1)
 
 
-_POOL: ThreadPoolExecutor | None = None
+_POOLS: dict[int, ThreadPoolExecutor] = {}
 
 
 def _sort_pool(workers: int) -> ThreadPoolExecutor:
-    global _POOL
-    if _POOL is None or _POOL._max_workers < workers:
-        _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="veracity-sort")
-    return _POOL
+    """One long-lived pool per worker count (creating threads per call would cost more than it saves)."""
+    if workers not in _POOLS:
+        _POOLS[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="veracity-sort")
+    return _POOLS[workers]
 
 
 def average_ranks(values: Tensor) -> Tensor:

@@ -94,7 +94,6 @@ def spearman_abs(a: Tensor, b: Tensor) -> Tensor:
     return spearman(a.abs(), b.abs())
 
 
-
 def against_reference(fn: Callable[[Tensor, Tensor], Tensor], reference: Tensor, maps: Tensor) -> Tensor:
     """``fn(reference, maps[s])`` for every stage ``s`` in one batched call: ``(stages, batch)``.
 
@@ -123,6 +122,7 @@ def against_reference(fn: Callable[[Tensor, Tensor], Tensor], reference: Tensor,
         return correlation(ref_ranks, average_ranks(y)).to(x.dtype).reshape(stages, batch)
     expanded = reference.unsqueeze(0).expand_as(maps).reshape(pairs.shape)
     return fn(expanded, pairs).reshape(stages, batch)
+
 
 def _gaussian_window(sigma: float, truncate: float, size_limit: int, dtype: torch.dtype,
                      device: torch.device) -> Tensor:
