@@ -50,13 +50,17 @@ class FeatureGroups:
         return tuple(result)
 
     def spread(self, per_feature: Tensor, inputs: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
-        """Give every element its group's value: ``per_feature`` is ``(batch, n_features)``."""
-        batch = per_feature.shape[0]
+        """Give every element its group's value: ``per_feature`` is ``(rows, n_features)``.
+
+        ``rows`` is the batch, or 1 for a model that scores the whole batch with one value
+        (the masks are then shared by the batch); results are ``(rows, *x.shape[1:])``.
+        """
+        rows = per_feature.shape[0]
         result = []
         for ids, x in zip(self.ids, inputs):
-            flat = ids.reshape(ids.shape[0], -1).expand(batch, -1)
-            values = per_feature.gather(1, flat).view(batch, *ids.shape[1:])
-            result.append(values.expand(x.shape).contiguous())
+            flat = ids.reshape(ids.shape[0], -1).expand(rows, -1)
+            values = per_feature.gather(1, flat).view(rows, *ids.shape[1:])
+            result.append(values.expand(rows, *x.shape[1:]).contiguous())
         return tuple(result)
 
 

@@ -40,6 +40,11 @@ class FeatureAblation(PerturbationAttribution):
     1). Zeiler & Fergus 2014 ablation as in Captum. Non-contiguous ids are fine; an
     element's attribution is its group's.
 
+    If ``forward_func`` returns one scalar for the whole batch (e.g. a loss), each group is
+    ablated in every example at once and credited with the change of that scalar, as in
+    Captum: ``perturbations_per_eval`` must be 1 (or None), masks have first dimension 1, and
+    the attributions have first dimension 1.
+
     Example:
         >>> import torch
         >>> from veracity.attr import FeatureAblation
@@ -76,7 +81,7 @@ class FeatureAblation(PerturbationAttribution):
 
         values = scores(self.forward_func, call, groups.n_features + 1,
                         presence_builder(call, groups, presence), perturbations_per_eval,
-                        show_progress, f"{self.get_name()} attribution")
+                        show_progress, f"{self.get_name()} attribution", groups)
         per_feature = (values[:1] - values[1:]).t()
         return format_like(call.was_tuple, groups.spread(per_feature, call.inputs))
 
@@ -137,6 +142,8 @@ class Occlusion(FeatureAblation):
     F(x) - F(occluded x) is credited to every element it covers. An element's attribution is
     the mean over the windows that cover it. Each input is occluded on its own. All windows
     go through the engine in chunks (``perturbations_per_eval=None``: from the memory budget).
+    A model returning one scalar for the whole batch gets each window occluded in every
+    example at once (one model call per window) and attributions with first dimension 1.
 
     Example:
         >>> import torch

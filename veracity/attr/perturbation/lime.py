@@ -82,7 +82,9 @@ class LimeBase(PerturbationAttribution):
     estimator) is fitted and its coefficients returned, ``(batch, n_interpretable)``. The
     user callbacks run once per sample as in Captum; the model evaluations go through the
     engine in chunks, and when the model input has several examples one surrogate per example
-    is fitted.
+    is fitted. If ``forward_func`` returns one scalar for the whole batch (Captum's only batch
+    mode here), one surrogate is fitted for the batch: the samples and their weights must then
+    be one per batch, and the coefficients are ``(1, n_interpretable)``.
 
     Example:
         >>> import torch
@@ -156,7 +158,16 @@ class LimeBase(PerturbationAttribution):
 
         values = scores(self.forward_func, call, len(samples), build, perturbations_per_eval, show_progress,
                         f"{self.get_name()} attribution")
-        coefs = fit_surrogates(self.interpretable_model, _design(interpretable, batch), values.t(), weights.t())
+        design = _design(interpretable, batch)
+        if call.mode.per_batch:
+            if design.dim() == 3:
+                fail("perturb_func", "one interpretable sample for the whole batch when forward_func returns "
+                     "one scalar for the whole batch", f"samples of shape {tuple(design.shape[::2])} per example")
+            if not bool((weights == weights[:, :1]).all()):
+                fail("similarity_func", "one weight per sample when forward_func returns one scalar for the "
+                     "whole batch", "a different weight per example")
+            weights = weights[:, :1]
+        coefs = fit_surrogates(self.interpretable_model, design, values.t(), weights.t())
         return coefs.to(values)
 
 
@@ -175,6 +186,12 @@ class Lime(LimeBase):
     ``(batch, n_groups)`` (groups in increasing id order). A custom ``perturb_func`` is called
     once per sample with the whole batch and may return one sample ``(1, n_groups)`` or one per
     example ``(batch, n_groups)``; ``generator`` seeds the default samplers.
+
+    If ``forward_func`` returns one scalar for the whole batch (e.g. a loss), the batch is one
+    instance, as in Captum: each sample switches the groups in every example at once, the
+    default similarity compares the whole flattened batches, one surrogate is fitted, and the
+    attributions have first dimension 1 (coefficients ``(1, n_groups)``);
+    ``perturbations_per_eval`` must be 1 or None and ``feature_mask`` shared by the batch.
 
     Example:
         >>> import torch
@@ -221,12 +238,16 @@ class Lime(LimeBase):
         presence_build = presence_builder(call, groups, lambda start, stop: presence[start:stop])
 
         def build(start: int, stop: int) -> tuple[Tensor, ...]:
-            chunk = presence_build(start, stop)
+            if call.mode.per_batch and presence.dim() == 3:
+                fail("perturb_func", "samples shared by the batch, (1, n_groups), when forward_func returns "
+                     "one scalar for the whole batch", f"samples of shape {tuple(presence.shape[1:])}")
+            return presence_build(start, stop)
+
+        def weigh(start: int, stop: int, chunk: tuple[Tensor, ...]) -> None:
             weights[start] = self._weigh(call, groups, chunk, presence[start:stop])
-            return chunk
 
         values = scores(self.forward_func, call, presence.shape[0], build, perturbations_per_eval,
-                        show_progress, f"{self.get_name()} attribution")
+                        show_progress, f"{self.get_name()} attribution", groups, weigh)
         w = torch.cat([weights[s] for s in sorted(weights)]).t()
         design = presence.double() if presence.dim() == 2 else presence.transpose(0, 1).double()
         coefs = fit_surrogates(self.interpretable_model, design, values.t(), w).to(values)
@@ -250,22 +271,24 @@ class Lime(LimeBase):
         return (design != 0) if design.dim() == 2 else (design != 0).transpose(0, 1)
 
     def _weigh(self, call: Call, groups: Any, chunk: tuple[Tensor, ...], presence: Tensor) -> Tensor:
-        """Sample weights of one chunk of points, ``(k, batch)``."""
-        k, batch = presence.shape[0], call.batch
+        """Sample weights of one chunk of points, ``(k, rows)``: per example, or per whole batch
+        (one instance of ``span = batch`` rows) when the model scores the whole batch."""
+        k, batch, rows = presence.shape[0], call.batch, call.rows
+        span = batch // rows
         if hasattr(self.similarity_func, "batch"):
-            original = torch.cat([x.reshape(batch, -1) for x in call.inputs], 1)
-            perturbed = torch.cat([c.reshape(k, batch, -1) for c in chunk], 2)
+            original = torch.cat([x.reshape(rows, -1) for x in call.inputs], 1)
+            perturbed = torch.cat([c.reshape(k, rows, -1) for c in chunk], 2)
             weights = self.similarity_func.batch(original, perturbed, presence)
-            return (weights.unsqueeze(1) if weights.dim() == 1 else weights).expand(k, batch)
+            return (weights.unsqueeze(1) if weights.dim() == 1 else weights).expand(k, rows)
         kwargs = self._callback_kwargs(call, groups)
-        rows = []
+        result = []
         for p in range(k):
-            z = presence[p] if presence.dim() == 3 else presence[p].expand(batch, -1)
-            rows.append(torch.stack([_as_weights(self.similarity_func(
-                format_like(call.was_tuple, tuple(x[b:b + 1] for x in call.inputs)),
-                format_like(call.was_tuple, tuple(c[p * batch + b:p * batch + b + 1] for c in chunk)),
-                z[b:b + 1].long(), **kwargs), 1)[0] for b in range(batch)]))
-        return torch.stack(rows)
+            z = presence[p] if presence.dim() == 3 else presence[p].expand(rows, -1)
+            result.append(torch.stack([_as_weights(self.similarity_func(
+                format_like(call.was_tuple, tuple(x[b * span:(b + 1) * span] for x in call.inputs)),
+                format_like(call.was_tuple, tuple(c[p * batch + b * span:p * batch + (b + 1) * span] for c in chunk)),
+                z[b:b + 1].long(), **kwargs), 1)[0] for b in range(rows)]))
+        return torch.stack(result)
 
 
 class KernelShap(Lime):

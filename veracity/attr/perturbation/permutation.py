@@ -36,7 +36,10 @@ class FeaturePermutation(PerturbationAttribution):
     group spans) and the drop in each example's output is its attribution. The batch must
     hold more than one example. ``perm_func(x, mask) -> permuted x`` replaces the default
     shuffle as in Captum (it is then called once per group and input); ``generator`` seeds
-    the default shuffle. All perturbed batches go through the engine in chunks.
+    the default shuffle. All perturbed batches go through the engine in chunks. With a model
+    that returns one scalar for the whole batch (e.g. a loss), the attribution of a group is
+    the change of that scalar when the group is shuffled, first dimension 1, as in Captum
+    (``perturbations_per_eval`` 1 or None, masks with first dimension 1).
 
     Example:
         >>> import torch
@@ -92,6 +95,6 @@ class FeaturePermutation(PerturbationAttribution):
             return tuple(parts)
 
         values = scores(self.forward_func, call, groups.n_features + 1, build, perturbations_per_eval,
-                        show_progress, f"{self.get_name()} attribution")
+                        show_progress, f"{self.get_name()} attribution", groups)
         per_feature = (values[:1] - values[1:]).t()
         return format_like(call.was_tuple, groups.spread(per_feature, call.inputs))

@@ -66,7 +66,8 @@ class RISE(PerturbationAttribution):
     ``baseline + M_i (x - baseline)`` (baseline 0 as in the paper). The spatial dimensions are
     those after the channel dimension (dimension 1 for 2-d inputs); the mask is shared by the
     channels, and each input of a tuple gets its own masks. Captum has no RISE. All masked
-    copies go through the engine in chunks; ``generator`` makes the masks reproducible.
+    copies go through the engine in chunks; ``generator`` makes the masks reproducible. A
+    model returning one scalar for the whole batch gives one saliency map (first dimension 1).
 
     Example:
         >>> import torch
@@ -111,11 +112,11 @@ class RISE(PerturbationAttribution):
         step = max(1, (1 << 22) // max(math.prod(families[0].spatial), 1))
         attributions = []
         for x, family in zip(call.inputs, families):
-            total = torch.zeros(call.batch, math.prod(family.spatial), dtype=values.dtype, device=values.device)
+            total = torch.zeros(call.rows, math.prod(family.spatial), dtype=values.dtype, device=values.device)
             for start in range(0, n_masks, step):
                 stop = min(n_masks, start + step)
                 masks = family.masks(start, stop).reshape(stop - start, -1).to(values.dtype)
                 total += values[start:stop].t() @ masks
-            saliency = (total / (n_masks * p_keep)).view(call.batch, *family.broadcastable(total[:1]).shape[2:])
-            attributions.append(saliency.expand(x.shape).contiguous())
+            saliency = (total / (n_masks * p_keep)).view(call.rows, *family.broadcastable(total[:1]).shape[2:])
+            attributions.append(saliency.expand(call.rows, *x.shape[1:]).contiguous())
         return format_like(call.was_tuple, attributions)

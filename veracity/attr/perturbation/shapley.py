@@ -31,7 +31,10 @@ class ShapleyValueSampling(PerturbationAttribution):
     ``n_samples * (n_groups - 1)`` intermediate coalitions (plus the full input and the
     baseline, shared by all permutations) are evaluated as one stack of points in chunks, so
     the cost is about ``n_samples * n_groups`` forward rows per example. The attributions sum
-    exactly to F(x) - F(baseline). ``generator`` seeds the permutations.
+    exactly to F(x) - F(baseline). ``generator`` seeds the permutations. If ``forward_func``
+    returns one scalar for the whole batch, the coalitions are applied to every example at
+    once and the attributions (first dimension 1) are Shapley values of that scalar, as in
+    Captum (``perturbations_per_eval`` 1 or None, masks with first dimension 1).
 
     Example:
         >>> import torch
@@ -81,8 +84,8 @@ class ShapleyValueSampling(PerturbationAttribution):
 
         values = scores(self.forward_func, call, 2 + n_samples * inner,
                         presence_builder(call, groups, presence), perturbations_per_eval,
-                        show_progress, f"{self.get_name()} attribution")
-        batch = call.batch
+                        show_progress, f"{self.get_name()} attribution", groups)
+        batch = values.shape[1]
         path = torch.cat([values[0].expand(n_samples, 1, batch),
                           values[2:].view(n_samples, inner, batch),
                           values[1].expand(n_samples, 1, batch)], dim=1)
@@ -118,7 +121,8 @@ class ShapleyValues(ShapleyValueSampling):
     coalitions, each evaluated once: phi_f = sum over coalitions S without f of
     |S|! (n - |S| - 1)! / n! * (F(S + f) - F(S)) (Shapley 1953). All coalitions go through the
     engine in chunks. Warns above 10 groups (1024 coalitions per example) and refuses more
-    than 24. The attributions sum to F(x) - F(baseline).
+    than 24. The attributions sum to F(x) - F(baseline). A model returning one scalar for the
+    whole batch is handled as in :class:`ShapleyValueSampling` (first dimension 1).
 
     Example:
         >>> import torch
@@ -156,5 +160,5 @@ class ShapleyValues(ShapleyValueSampling):
             return coalition_matrix(torch.arange(start, stop, device=device), n)
 
         values = scores(self.forward_func, call, 2 ** n, presence_builder(call, groups, presence),
-                        perturbations_per_eval, show_progress, f"{self.get_name()} attribution")
+                        perturbations_per_eval, show_progress, f"{self.get_name()} attribution", groups)
         return format_like(call.was_tuple, groups.spread(exact_shapley(values, n), call.inputs))
