@@ -3,7 +3,8 @@
 On CPU, bigger chunks are not faster: activations of a chunk should stay cache-friendly, so
 the default budget for one chunk's *inputs* is small, 1 MiB (measured on the benchmark CNN with
 2 threads: forward passes run fastest at 8-24 rows of 3x64x64 images, 30% slower at 64 rows,
-and whole 800-row expansions 2-3x slower; forward+backward is flat from 16 to 64 rows). On CUDA
+and whole 800-row expansions 2-3x slower; forward+backward is flat from 16 to 64 rows; at
+3x224x224, 1-4 rows per call are fastest and 16 rows 15-25% slower). On CUDA
 the budget is a fraction of the free memory, since activations are typically tens of times
 the input size.
 """
