@@ -88,31 +88,31 @@ def explainers(model: nn.Module, background: Tensor) -> dict[str, Explainer]:
         >>> attr.shape, error.shape
         (torch.Size([2, 1, 8, 8]), torch.Size([2]))
     """
+    references = {"Saliency": "none (|gradient|)", "IntegratedGradients": "black image",
+                  "DeepLift": "black image", "GradientShap": f"{len(background)} training digits"}
+
+    def runner(method: type, settings: Callable[[], dict[str, Any]]) -> Callable[..., Any]:
+        def run(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor | None]:
+            if method is Saliency:  # claims no completeness
+                return method(model).attribute(x, target=y, **settings()), None
+            attr, delta = method(model).attribute(x, target=y, return_convergence_delta=True, **settings())
+            return attr, delta.reshape(len(x), -1).mean(1).abs()  # GradientShap: one delta per draw
+        return run
+
+    return {name: Explainer(references[name], runner(method, settings))
+            for name, (method, settings) in method_settings(background).items()}
+
+
+def method_settings(background: Tensor) -> dict[str, tuple[type, Callable[[], dict[str, Any]]]]:
+    """Each demo method's class and its ``attribute`` keyword arguments (fresh each call, so
+    GradientShap's generator restarts from the seed): one place for both uses below."""
     black = background.new_zeros(1, *background.shape[1:])
-
-    def saliency(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor | None]:
-        return Saliency(model).attribute(x, target=y), None
-
-    def integrated_gradients(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor | None]:
-        attr, delta = IntegratedGradients(model).attribute(x, black, target=y, n_steps=IG_STEPS,
-                                                           return_convergence_delta=True)
-        return attr, delta.abs()
-
-    def deeplift(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor | None]:
-        attr, delta = DeepLift(model).attribute(x, black, target=y, return_convergence_delta=True)
-        return attr, delta.abs()
-
-    def gradient_shap(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor | None]:
-        attr, delta = GradientShap(model).attribute(
-            x, background, n_samples=SHAP_SAMPLES, target=y, return_convergence_delta=True,
-            generator=torch.Generator().manual_seed(SEED))
-        return attr, delta.reshape(len(x), SHAP_SAMPLES).mean(1).abs()
-
     return {
-        "Saliency": Explainer("none (|gradient|)", saliency),
-        "IntegratedGradients": Explainer("black image", integrated_gradients),
-        "DeepLift": Explainer("black image", deeplift),
-        "GradientShap": Explainer(f"{len(background)} training digits", gradient_shap),
+        "Saliency": (Saliency, dict),
+        "IntegratedGradients": (IntegratedGradients, lambda: {"baselines": black, "n_steps": IG_STEPS}),
+        "DeepLift": (DeepLift, lambda: {"baselines": black}),
+        "GradientShap": (GradientShap, lambda: {"baselines": background, "n_samples": SHAP_SAMPLES,
+                                                "generator": torch.Generator().manual_seed(SEED)}),
     }
 
 
@@ -126,21 +126,10 @@ def explain_funcs(background: Tensor) -> dict[str, Callable[[nn.Module, Tensor, 
         >>> explain(DigitsCNN().eval(), torch.rand(2, 1, 8, 8), torch.tensor([3, 5])).shape
         torch.Size([2, 1, 8, 8])
     """
-    black = background.new_zeros(1, *background.shape[1:])
+    def explain_with(method: type, settings: Callable[[], dict[str, Any]]) -> Callable[..., Tensor]:
+        return lambda model, x, y: method(model).attribute(x, target=y, **settings())
 
-    def integrated_gradients(model: nn.Module, x: Tensor, y: Any) -> Tensor:
-        return IntegratedGradients(model).attribute(x, black, target=y, n_steps=IG_STEPS)
-
-    def deeplift(model: nn.Module, x: Tensor, y: Any) -> Tensor:
-        return DeepLift(model).attribute(x, black, target=y)
-
-    def gradient_shap(model: nn.Module, x: Tensor, y: Any) -> Tensor:
-        return GradientShap(model).attribute(x, background, n_samples=SHAP_SAMPLES, target=y,
-                                             generator=torch.Generator().manual_seed(SEED))
-
-    return {"Saliency": lambda model, x, y: Saliency(model).attribute(x, target=y),
-            "IntegratedGradients": integrated_gradients, "DeepLift": deeplift,
-            "GradientShap": gradient_shap}
+    return {name: explain_with(method, settings) for name, (method, settings) in method_settings(background).items()}
 
 
 def aligned(lines: list[tuple[str, ...]], n_left: int) -> str:
