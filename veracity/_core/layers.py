@@ -25,7 +25,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
-from veracity._core.evaluate import Points, forward_points
+from veracity._core.engine import Points, forward_points
 from veracity._core.hooks import HookSet
 from veracity._core.validate import fail
 

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from torch import Tensor
 
-from veracity._core.evaluate import outputs_at
+from veracity._core.engine import outputs_at
 from veracity._core.inputs import as_tuple, prepare_additional_args, sum_per_example
 from veracity._core.targets import prepare_target
 from veracity._core.validate import fail

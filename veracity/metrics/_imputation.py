@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from veracity._core.seeding import point_generator, point_seeds
 from veracity._core.validate import check_non_negative
-from veracity.attr.gradient._random import point_generator, point_seeds
 from veracity.metrics._perturbation_curves import FillFn
 
 _WEIGHTS = ((1 / 12, 1 / 6, 1 / 12), (1 / 6, 0.0, 1 / 6), (1 / 12, 1 / 6, 1 / 12))

@@ -4,8 +4,8 @@ A faithfulness metric replaces some input features by a fill value (a baseline, 
 imputation) and watches the explained output. Every such metric here describes its
 perturbations as ``n_points`` boolean masks over the batch (True = replaced) and hands them
 to :meth:`MetricCall.outputs`, which stacks ``(points x examples)`` perturbed inputs as engine
-:class:`~veracity._core.evaluate.Points` and evaluates them with
-:func:`~veracity._core.evaluate.forward_points` in memory-budgeted chunks on the inputs'
+:class:`~veracity._core.engine.Points` and evaluates them with
+:func:`~veracity._core.engine.forward_points` in memory-budgeted chunks on the inputs'
 device: no numpy round trips and no Python loop per perturbation step.
 
 Curves (pixel flipping, region perturbation, deletion/insertion, selectivity, IROF, ROAD,
@@ -21,7 +21,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from veracity._core.evaluate import Points, forward_points, warn_if_training
+from veracity._core.engine import Points, forward_points, warn_if_training
 from veracity._core.inputs import prepare_additional_args, prepare_baselines, prepare_inputs
 from veracity._core.targets import TargetIndex, prepare_target
 from veracity._core.validate import check_choice, fail

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from veracity._core.evaluate import Points, forward_points, points_per_chunk, run_chunks
+from veracity._core.engine import Points, forward_points, points_per_chunk, run_chunks
 from veracity._core.validate import check_choice, check_positive_int
 from veracity.metrics._explain import (
     ExplainFunc,

@@ -1,6 +1,6 @@
 """Axiomatic checks: completeness, non-sensitivity and input invariance.
 
-Model evaluations go through the engine (:func:`~veracity._core.evaluate.outputs_at` and the
+Model evaluations go through the engine (:func:`~veracity._core.engine.outputs_at` and the
 shared perturbation engine of the faithfulness metrics). :func:`input_invariance` works on a
 deep copy of the model; the caller's model is never modified.
 """
@@ -13,7 +13,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
-from veracity._core.evaluate import outputs_at, warn_if_training
+from veracity._core.engine import outputs_at, warn_if_training
 from veracity._core.inputs import prepare_additional_args, prepare_baselines, prepare_inputs, sum_per_example
 from veracity._core.targets import prepare_target
 from veracity._core.validate import check_positive_int, fail

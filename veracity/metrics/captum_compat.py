@@ -17,7 +17,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from veracity._core.evaluate import Points, forward_points, outputs_at
+from veracity._core.engine import Points, forward_points, outputs_at
 from veracity._core.inputs import as_tuple, prepare_additional_args, prepare_inputs
 from veracity._core.targets import prepare_target
 from veracity._core.validate import check_optional_positive_int, check_positive_int, fail

@@ -12,7 +12,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from veracity._core.evaluate import Points, forward_points
+from veracity._core.engine import Points, forward_points
 from veracity._core.targets import prepare_target
 from veracity._core.validate import fail
 from veracity.metrics._perturbation_curves import MetricCall, metric_call

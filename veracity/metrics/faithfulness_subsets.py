@@ -16,8 +16,8 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
+from veracity._core.seeding import point_generator, point_seeds
 from veracity._core.validate import check_positive_int, fail
-from veracity.attr.gradient._random import point_generator, point_seeds
 from veracity.metrics._perturbation_curves import (
     MetricCall,
     feature_ids,

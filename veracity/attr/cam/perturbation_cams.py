@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from veracity._core.evaluate import Points, forward_points, outputs_at
+from veracity._core.engine import Points, forward_points, outputs_at
 from veracity._core.inputs import prepare_baselines
 from veracity._core.validate import check_choice, check_optional_positive_int, fail
 from veracity.attr._base import PerturbationAttribution

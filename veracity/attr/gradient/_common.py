@@ -7,7 +7,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from veracity._core.evaluate import Points, gradient_points, warn_if_training
+from veracity._core.engine import Points, gradient_points, warn_if_training
 from veracity._core.inputs import prepare_additional_args, prepare_inputs
 from veracity._core.targets import TargetIndex, prepare_target
 

@@ -9,7 +9,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from veracity._core.evaluate import Points, gradient_points
+from veracity._core.engine import Points, gradient_points
 from veracity._core.hooks import BackwardRules
 from veracity._core.inputs import format_like, prepare_baseline_distribution, prepare_baselines
 from veracity._core.targets import TargetIndex

@@ -7,12 +7,12 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from veracity._core.evaluate import Points, gradient_points, outputs_at
+from veracity._core.engine import Points, gradient_points, outputs_at
 from veracity._core.inputs import format_like, prepare_baseline_distribution
+from veracity._core.seeding import gaussian_like, per_input, point_generator, point_seeds
 from veracity._core.validate import check_positive_int
 from veracity.attr._base import GradientAttribution
 from veracity.attr.gradient._common import prepare_call
-from veracity.attr.gradient._random import gaussian_like, per_input, point_generator, point_seeds
 
 TensorOrTuple = Tensor | tuple[Tensor, ...]
 

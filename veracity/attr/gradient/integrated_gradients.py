@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from veracity._core.evaluate import Points, gradient_points, outputs_at
+from veracity._core.engine import Points, gradient_points, outputs_at
 from veracity._core.inputs import format_like, prepare_baselines
 from veracity._core.targets import TargetIndex
 from veracity._core.validate import check_choice, check_positive_int, fail

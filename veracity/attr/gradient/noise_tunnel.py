@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from veracity._core.evaluate import Points, points_per_chunk, run_chunks
+from veracity._core.engine import Points, points_per_chunk, run_chunks
 from veracity._core.inputs import (
     format_like,
     prepare_additional_args,
@@ -15,10 +15,10 @@ from veracity._core.inputs import (
     prepare_inputs,
     repeat_args,
 )
+from veracity._core.seeding import gaussian_like, per_input, point_generator, point_seeds
 from veracity._core.targets import prepare_target
 from veracity._core.validate import check_choice, check_positive_int, fail
 from veracity.attr._base import Attribution
-from veracity.attr.gradient._random import gaussian_like, per_input, point_generator, point_seeds
 
 TensorOrTuple = Tensor | tuple[Tensor, ...]
 NT_TYPES = ("smoothgrad", "smoothgrad_sq", "vargrad")

@@ -7,7 +7,7 @@ from typing import Any, Callable, NamedTuple
 import torch
 from torch import Tensor
 
-from veracity._core.evaluate import outputs_at
+from veracity._core.engine import outputs_at
 from veracity._core.inputs import format_like, prepare_baselines
 from veracity._core.validate import check_choice, check_positive_int, fail
 from veracity.attr._base import GradientAttribution

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from veracity._core.evaluate import warn_if_training
+from veracity._core.engine import warn_if_training
 from veracity._core.inputs import prepare_additional_args, prepare_inputs
 from veracity._core.layers import (
     Site,

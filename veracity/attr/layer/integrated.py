@@ -9,7 +9,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
-from veracity._core.evaluate import outputs_at
+from veracity._core.engine import outputs_at
 from veracity._core.inputs import prepare_baselines
 from veracity._core.validate import check_choice, check_positive_int
 from veracity.attr._base import GradientAttribution, convergence_delta

@@ -3,7 +3,7 @@
 Every method of the family describes its perturbations as points (a feature removed, a
 coalition of features present, a window occluded, a random mask) and gets back the explained
 scalar of every point and example as one ``(n_points, batch)`` tensor, evaluated through
-:func:`veracity._core.evaluate.forward_points` in chunks (``perturbations_per_eval`` copies
+:func:`veracity._core.engine.forward_points` in chunks (``perturbations_per_eval`` copies
 per model call, or as many as the memory budget allows). What each method does with the
 scores (differences, Shapley weights, a surrogate fit) is cheap next to the model calls.
 
@@ -24,7 +24,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from veracity._core.evaluate import Points, forward_points, points_per_chunk, warn_if_training
+from veracity._core.engine import Points, forward_points, points_per_chunk, warn_if_training
 from veracity._core.inputs import prepare_additional_args, prepare_baselines, prepare_inputs
 from veracity._core.targets import TargetIndex, prepare_target
 from veracity._core.validate import check_optional_positive_int, describe, fail
