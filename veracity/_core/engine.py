@@ -12,33 +12,17 @@ Rows are point-major: row ``p * batch + b`` is point ``p`` of example ``b``.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Callable
 
 import torch
 from torch import Tensor
 
+from veracity._core.call import Call, warn_if_training  # noqa: F401 (re-exported for the metrics)
 from veracity._core.chunking import Points, points_per_chunk, run_chunks
 from veracity._core.inputs import call_forward, repeat_args
+from veracity._core.layers import Values, capturing, run_hooked
 from veracity._core.targets import TargetIndex
 from veracity._core.validate import fail
-
-_MODE_DEPENDENT = (torch.nn.modules.dropout._DropoutNd, torch.nn.modules.batchnorm._BatchNorm)
-
-
-def warn_if_training(forward_func: Any) -> None:
-    """Attributions through dropout or batch statistics are random or batch-dependent."""
-    module = forward_func if isinstance(forward_func, torch.nn.Module) else getattr(forward_func, "__self__", None)
-    if isinstance(module, torch.nn.Module) and module.training and any(
-        isinstance(m, _MODE_DEPENDENT) and m.training for m in module.modules()
-    ):
-        warnings.warn(
-            f"`forward_func`: the model ({type(module).__name__}) is in training mode; dropout and "
-            "batch-norm statistics make attributions random and batch-dependent. Call model.eval() "
-            "first.",
-            UserWarning,
-            stacklevel=3,
-        )
 
 
 def _check_rows(output: Tensor, rows: int) -> None:
@@ -54,11 +38,20 @@ def _per_point(values: Tensor, k: int, points: Points) -> Tensor:
     return grouped.reshape(k, points.copies * points.batch, *tail)
 
 
+def _as_call(call: Any, target: TargetIndex | None, args: tuple[Any, ...]) -> tuple[Call, bool]:
+    """``(call, raw)``: a :class:`Call`, or a bare forward function with ``target`` and ``args``
+    (``target=None`` then asks for raw outputs)."""
+    if isinstance(call, Call):
+        return call, False
+    return Call(call, (), False, 0, target if target is not None else TargetIndex(), args), target is None
+
+
 def forward_points(
-    forward_func: Callable[..., Any],
+    call: Call | Callable[..., Any],
     points: Points,
     consume: Callable[[int, int, Tensor], None],
     *,
+    raw: bool = False,
     target: TargetIndex | None = None,
     additional_forward_args: tuple[Any, ...] = (),
     chunk_rows: int | None = None,
@@ -69,9 +62,13 @@ def forward_points(
     """Evaluate the model on every point, without gradients.
 
     ``consume(start, stop, values)`` receives, for points ``start..stop-1``, the explained
-    scalars shaped ``(stop - start, copies * batch)`` when ``target`` is given, else the raw
-    outputs shaped ``(stop - start, copies * batch, *output.shape[1:])``.
+    scalars (``call.target`` applied) shaped ``(stop - start, copies * batch)``, or with
+    ``raw`` the outputs shaped ``(stop - start, copies * batch, *output.shape[1:])``.
+    (A bare forward function with ``target`` / ``additional_forward_args`` keywords is also
+    accepted; without ``target`` it gives raw outputs.)
     """
+    call, bare_raw = _as_call(call, target, additional_forward_args)
+    raw = raw or bare_raw
     size = points_per_chunk(points, chunk_rows, chunk_name)
     width = points.batch * points.copies
 
@@ -79,22 +76,20 @@ def forward_points(
         k = stop - start
         with torch.inference_mode():
             chunk = points.build(start, stop)
-            args = repeat_args(additional_forward_args, points.batch, k * points.copies)
-            output = call_forward(forward_func, chunk, args)
+            args = repeat_args(call.args, points.batch, k * points.copies)
+            output = call_forward(call.forward_func, chunk, args)
             _check_rows(output, k * width)
-            values = target.repeat(k * points.copies).scalars(output) if target is not None else output
+            values = output if raw else call.target.repeat(k * points.copies).scalars(output)
         consume(start, stop, _per_point(values, k, points))
 
     run_chunks(points, size, show_progress, desc, step)
 
 
 def gradient_points(
-    forward_func: Callable[..., Any],
+    call: Call,
     points: Points,
     consume: Callable[[int, int, tuple[Tensor, ...], Tensor], None],
     *,
-    target: TargetIndex,
-    additional_forward_args: tuple[Any, ...] = (),
     chunk_rows: int | None = None,
     chunk_name: str = "internal_batch_size",
     show_progress: bool = False,
@@ -115,10 +110,10 @@ def gradient_points(
         k = stop - start
         with torch.enable_grad():
             chunk = tuple(t.detach().requires_grad_() for t in points.build(start, stop))
-            args = repeat_args(additional_forward_args, points.batch, k * points.copies)
-            output = call_forward(forward_func, chunk, args)
+            args = repeat_args(call.args, points.batch, k * points.copies)
+            output = call_forward(call.forward_func, chunk, args)
             _check_rows(output, k * width)
-            scalars = target.repeat(k * points.copies).scalars(output)
+            scalars = call.target.repeat(k * points.copies).scalars(output)
             explained = scalars[: k * points.batch] if points.copies > 1 else scalars
             if not explained.requires_grad:
                 fail("forward_func", "an output that depends on the inputs through autograd",
@@ -130,19 +125,89 @@ def gradient_points(
     run_chunks(points, size, show_progress, desc, step)
 
 
-def outputs_at(
-    forward_func: Callable[..., Any],
-    point_list: list[tuple[Tensor, ...]],
-    target: TargetIndex,
-    additional_forward_args: tuple[Any, ...] = (),
-) -> Tensor:
+def gradients_at(call: Call, inputs: tuple[Tensor, ...] | None = None) -> tuple[Tensor, ...]:
+    """Gradient of each example's explained scalar with respect to its inputs (one chunk)."""
+    at = call.inputs if inputs is None else inputs
+    result: list[tuple[Tensor, ...]] = []
+    points = Points.of(1, at, lambda start, stop: at)
+    gradient_points(call, points, lambda s, e, grads, scalars: result.append(grads), chunk_rows=at[0].shape[0])
+    return result[0]
+
+
+def outputs_at(call: Call | Callable[..., Any], point_list: list[tuple[Tensor, ...]],
+               target: TargetIndex | None = None, additional_forward_args: tuple[Any, ...] = ()) -> Tensor:
     """The explained scalars at a few whole batches (e.g. inputs and baselines): ``(n, batch)``."""
+    if not isinstance(call, Call):
+        call = Call(call, (), False, 0, target if target is not None else TargetIndex(), additional_forward_args)
     parts: list[Tensor] = []
 
     def build(start: int, stop: int) -> tuple[Tensor, ...]:
         return tuple(torch.cat(tensors) for tensors in zip(*point_list[start:stop]))
 
     points = Points.of(len(point_list), point_list[0], build)
-    forward_points(forward_func, points, lambda s, e, v: parts.append(v), target=target,
-                   additional_forward_args=additional_forward_args)
+    forward_points(call, points, lambda s, e, v: parts.append(v))
     return torch.cat(parts)
+
+
+def layer_values(call: Call, point_list: list[tuple[Tensor, ...]]) -> list[list[Values]]:
+    """Each of ``call.sites``' values at each of a few whole batches: ``result[site][point]``.
+
+    One model call for all points (they are few: inputs, baselines), without gradients.
+    """
+    batch = point_list[0][0].shape[0]
+    for site in call.sites:
+        site.record = []
+    results: list[list[Values]] = [[] for _ in call.sites]
+
+    def build(start: int, stop: int) -> tuple[Tensor, ...]:
+        return tuple(torch.cat(tensors) for tensors in zip(*point_list[start:stop]))
+
+    def consume(start: int, stop: int, values: Tensor) -> None:
+        for site, result in zip(call.sites, results):
+            recorded = site.record.pop()
+            for p in range(stop - start):
+                result.append(tuple(v[p * batch:(p + 1) * batch].clone() for v in recorded))
+
+    points = Points.of(len(point_list), point_list[0], build)
+    forward_points(call.with_forward(capturing(call.forward_func, list(call.sites))), points, consume, raw=True)
+    return results
+
+
+def site_gradients(call: Call) -> tuple[list[Values], list[Values]]:
+    """Per site of ``call.sites``: the gradient of each example's explained scalar at the
+    site's values, and the values; one forward and one backward for the whole batch.
+
+    The forward pass records no graph before the first site, and the backward stops at the
+    sites: the values are cut from what came before and passed on as copies (so in-place
+    operations after the layer cannot touch them).
+    """
+    leaves: list[list[Tensor]] = [[] for _ in call.sites]
+
+    def change_for(index: int) -> Callable[[Values], Values]:
+        def change(values: Values) -> Values:
+            cut = tuple(v.detach().requires_grad_(v.is_floating_point() or v.is_complex()) for v in values)
+            leaves[index].extend(cut)
+            return tuple(c.clone() for c in cut)
+        return change
+
+    changes = [change_for(i) for i in range(len(call.sites))]
+    with torch.enable_grad():
+        output = call_forward(
+            lambda *args: run_hooked(call.forward_func, list(call.sites), changes, args, grad_from_layer=True),
+            call.inputs, call.args)
+        _check_rows(output, call.batch)
+        scalars = call.target.scalars(output)
+        flat = [t for site_leaves in leaves for t in site_leaves]
+        wanted = [t for t in flat if t.requires_grad]
+        if not scalars.requires_grad:
+            fail("forward_func", "an output that depends on the layer through autograd",
+                 "an output with no gradient (is the model run under torch.no_grad()?)")
+        found = iter(torch.autograd.grad(scalars.sum(), wanted, allow_unused=True))
+    grads = []
+    for site_leaves in leaves:
+        per_site = []
+        for leaf in site_leaves:
+            g = next(found) if leaf.requires_grad else None
+            per_site.append(torch.zeros_like(leaf) if g is None else g)
+        grads.append(tuple(per_site))
+    return grads, [tuple(leaf.detach() for leaf in site_leaves) for site_leaves in leaves]

@@ -25,7 +25,6 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
-from veracity._core.engine import Points, forward_points
 from veracity._core.hooks import HookSet
 from veracity._core.validate import fail
 
@@ -209,28 +208,3 @@ def tapping(forward_func: Any, sites: list[Site], n_inputs: int, counts: list[in
         return run_hooked(forward_func, sites, changes, (*inputs, *rest), grad_from_layer=True)
 
     return run
-
-
-def layer_values(forward_func: Any, sites: list[Site], point_list: list[tuple[Tensor, ...]],
-                 args: tuple[Any, ...]) -> list[list[Values]]:
-    """Each site's values at each of a few whole batches: ``result[site][point]``.
-
-    One model call for all points (they are few: inputs, baselines), without gradients.
-    """
-    batch = point_list[0][0].shape[0]
-    for site in sites:
-        site.record = []
-    results: list[list[Values]] = [[] for _ in sites]
-
-    def build(start: int, stop: int) -> tuple[Tensor, ...]:
-        return tuple(torch.cat(tensors) for tensors in zip(*point_list[start:stop]))
-
-    def consume(start: int, stop: int, values: Tensor) -> None:
-        for site, result in zip(sites, results):
-            recorded = site.record.pop()
-            for p in range(stop - start):
-                result.append(tuple(v[p * batch:(p + 1) * batch].clone() for v in recorded))
-
-    points = Points.of(len(point_list), point_list[0], build)
-    forward_points(capturing(forward_func, sites), points, consume, additional_forward_args=args)
-    return results

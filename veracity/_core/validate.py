@@ -52,3 +52,10 @@ def check_non_negative(name: str, value: Any) -> None:
     for v in values:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
             fail(name, "a non-negative number or a tuple of them", value)
+
+
+def check_grad_kwargs(grad_kwargs: Any) -> None:
+    """Captum's ``grad_kwargs`` (extra arguments of ``torch.autograd.grad``): refused, since the
+    engine takes every gradient itself, one call per chunk."""
+    if grad_kwargs:
+        fail("grad_kwargs", "None (gradients are taken by the engine, one call per chunk)", grad_kwargs)

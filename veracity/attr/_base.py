@@ -7,9 +7,9 @@ from typing import Any, Callable
 
 from torch import Tensor
 
+from veracity._core.call import Call
 from veracity._core.engine import outputs_at
-from veracity._core.inputs import as_tuple, prepare_additional_args, sum_per_example
-from veracity._core.targets import prepare_target
+from veracity._core.inputs import as_tuple, sum_per_example
 from veracity._core.validate import fail
 
 
@@ -28,6 +28,13 @@ class Attribution:
 
     def attribute(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
+
+    def attribute_call(self, call: Call, **kwargs: Any) -> Any:
+        """``attribute`` on an already normalised :class:`~veracity._core.call.Call`: how
+        adapters (layer, neuron, NoiseTunnel, metrics) run this method on a derived call
+        without turning it back into the user's form. ``kwargs`` are ``attribute``'s other
+        arguments."""
+        raise NotImplementedError(f"{type(self).__name__} does not take a normalised call")
 
     def attribute_future(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} does not support attribute_future")
@@ -76,10 +83,9 @@ class GradientAttribution(Attribution):
         starts, _ = as_tuple(start_point, "start_point")
         if len(attrs) != len(ends) or len(starts) != len(ends):
             fail("start_point", f"{len(attrs)} tensors, as many as the attributions", start_point)
-        batch = ends[0].shape[0]
         starts = tuple(s.expand_as(e) if s.shape != e.shape else s for s, e in zip(starts, ends))
-        args = prepare_additional_args(additional_forward_args)
-        values = outputs_at(self.forward_func, [ends, starts], prepare_target(target, batch), args)
+        call = Call.of(self.forward_func, ends, target, additional_forward_args)
+        values = outputs_at(call, [ends, starts])
         return convergence_delta(attrs, values[0] - values[1])
 
 

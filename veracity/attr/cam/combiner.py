@@ -15,9 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from veracity._core.call import Call
 from veracity._core.validate import fail
 from veracity.attr._base import GradientAttribution
-from veracity.attr.layer._adapter import LayerAttribution, LayerCall, check_grad_kwargs, prepare, values_at
+from veracity.attr.layer._adapter import LayerAttribution, at_layers, check_grad_kwargs, values_at
 from veracity.attr.layer.activation import layer_gradients
 
 _EPS = 1e-7
@@ -88,7 +89,14 @@ class GradientCam(LayerAttribution, GradientAttribution):
                   attr_dim_summation: bool = True, grad_kwargs: Any = None, *,
                   upsample_to_input: bool = False, interpolate_mode: str | None = None) -> Tensor:
         check_grad_kwargs(grad_kwargs)
-        call = prepare(self, inputs, target, additional_forward_args, attribute_to_layer_input)
+        call = Call.of(self.forward_func, inputs, target, additional_forward_args)
+        return self.attribute_call(call, attribute_to_layer_input, relu_attributions, attr_dim_summation,
+                                   upsample_to_input=upsample_to_input, interpolate_mode=interpolate_mode)
+
+    def attribute_call(self, call: Call, attribute_to_layer_input: bool = False, relu_attributions: bool = False,
+                       attr_dim_summation: bool = True, *, upsample_to_input: bool = False,
+                       interpolate_mode: str | None = None) -> Tensor:
+        call = at_layers(self, call, attribute_to_layer_input)
         grads, values = layer_gradients(call)
         activations, grad = _one_tensor(call, values[0]), grads[0][0]
         weights = type(self)._weights(grad, activations)
@@ -96,14 +104,14 @@ class GradientCam(LayerAttribution, GradientAttribution):
         return finish(call, cam, upsample_to_input, interpolate_mode)
 
 
-def _one_tensor(call: LayerCall, values: tuple[Tensor, ...]) -> Tensor:
+def _one_tensor(call: Call, values: tuple[Tensor, ...]) -> Tensor:
     if len(values) != 1 or values[0].dim() < 2:
         fail("layer", "a layer with one (batch, channels, ...) tensor for a CAM",
              f"{len(values)} tensors of shapes {[tuple(v.shape) for v in values]}")
     return values[0]
 
 
-def finish(call: LayerCall, cam: Tensor, upsample_to_input: bool, mode: str | None) -> Tensor:
+def finish(call: Call, cam: Tensor, upsample_to_input: bool, mode: str | None) -> Tensor:
     if not upsample_to_input:
         return cam
     size = tuple(call.inputs[0].shape[2:])
@@ -113,5 +121,5 @@ def finish(call: LayerCall, cam: Tensor, upsample_to_input: bool, mode: str | No
     return upsample(cam, size, mode)
 
 
-def activations_of(call: LayerCall) -> Tensor:
+def activations_of(call: Call) -> Tensor:
     return _one_tensor(call, values_at(call, [call.inputs])[0][0])

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from veracity._core.inputs import as_tuple, format_like
+from veracity._core.call import Call
 from veracity.attr._base import GradientAttribution
 from veracity.attr.cam.gradient_cams import LayerGradCam
 from veracity.attr.gradient.guided import GuidedBackprop
@@ -34,12 +34,12 @@ class GuidedGradCam(LayerAttribution, GradientAttribution):
 
     def attribute(self, inputs: Any, target: Any = None, additional_forward_args: Any = None,
                   interpolate_mode: str = "nearest", attribute_to_layer_input: bool = False) -> Any:
-        tup, was_tuple = as_tuple(inputs)
-        cam = LayerGradCam(self.forward_func, self.layer).attribute(
-            inputs, target, additional_forward_args, attribute_to_layer_input, relu_attributions=True)
-        guided, _ = as_tuple(GuidedBackprop(self.forward_func).attribute(inputs, target, additional_forward_args))
+        call = Call.of(self.forward_func, inputs, target, additional_forward_args, need_float=True)
+        cam = LayerGradCam(self.forward_func, self.layer).attribute_call(call, attribute_to_layer_input,
+                                                                         relu_attributions=True)
+        guided = GuidedBackprop(self.forward_func).attribute_call(call.replace(was_tuple=True))
         result: list[Tensor] = []
-        for x, g in zip(tup, guided):
+        for x, g in zip(call.inputs, guided):
             if x.dim() != cam.dim():
                 warnings.warn(f"GuidedGradCam: cannot resize the {cam.dim() - 2}-d Grad-CAM map to an input of "
                               f"shape {tuple(x.shape)}; returning an empty tensor for it.", UserWarning,
@@ -47,4 +47,4 @@ class GuidedGradCam(LayerAttribution, GradientAttribution):
                 result.append(torch.empty(0))
                 continue
             result.append(g * LayerAttribution.interpolate(cam, tuple(x.shape[2:]), interpolate_mode))
-        return format_like(was_tuple, result)
+        return call.finish(result)

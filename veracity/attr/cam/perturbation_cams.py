@@ -7,12 +7,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from veracity._core.call import Call
 from veracity._core.engine import Points, forward_points, outputs_at
-from veracity._core.inputs import prepare_baselines
 from veracity._core.validate import check_choice, check_optional_positive_int, fail
 from veracity.attr._base import PerturbationAttribution
 from veracity.attr.cam.combiner import activations_of, combine, finish, upsample
-from veracity.attr.layer._adapter import LayerAttribution, LayerCall, prepare
+from veracity.attr.layer._adapter import LayerAttribution, prepare
 from veracity.attr.layer.perturbation import LayerFeatureAblation
 
 SCORES = ("increase", "channel_softmax")
@@ -70,12 +70,12 @@ class LayerScoreCam(LayerAttribution, PerturbationAttribution):
         call = prepare(self, inputs, target, additional_forward_args, attribute_to_layer_input, need_float=True)
         check_choice("score", score, SCORES)
         rows = _chunk_rows(perturbations_per_eval, call.batch)
-        base = prepare_baselines(baselines, call.inputs)
+        base = call.baselines(baselines)
         activations = activations_of(call)
         weights = self.channel_weights(call, activations, base, score, rows, show_progress)
         return finish(call, combine(activations, weights, relu_attributions), upsample_to_input, interpolate_mode)
 
-    def channel_weights(self, call: LayerCall, activations: Tensor, base: tuple[Tensor, ...], score: str,
+    def channel_weights(self, call: Call, activations: Tensor, base: tuple[Tensor, ...], score: str,
                         rows: int | None, show_progress: bool) -> Tensor:
         """The ``(batch, channels)`` Score-CAM weights."""
         masked = [i for i, x in enumerate(call.inputs) if x.dim() == activations.dim()]
@@ -99,13 +99,12 @@ class LayerScoreCam(LayerAttribution, PerturbationAttribution):
         scores: list[Tensor] = []
         model = _softmax_model(self.forward_func) if score == "increase" else self.forward_func
         points = Points.of(activations.shape[1], call.inputs, build)
-        forward_points(model, points, lambda s, e, v: scores.append(v), target=call.target,
-                       additional_forward_args=call.args, chunk_rows=rows, show_progress=show_progress,
-                       desc="LayerScoreCam")
+        forward_points(call.with_forward(model), points, lambda s, e, v: scores.append(v), chunk_rows=rows,
+                       show_progress=show_progress, desc="LayerScoreCam")
         per_channel = torch.cat(scores).t().to(activations.dtype)  # (B, C)
         if score == "channel_softmax":
             return torch.softmax(per_channel, dim=1)
-        reference = outputs_at(model, [base], call.target, call.args)[0].to(activations.dtype)
+        reference = outputs_at(call.with_forward(model), [base])[0].to(activations.dtype)
         return per_channel - reference.unsqueeze(1)
 
 
@@ -135,10 +134,9 @@ class LayerAblationCam(LayerAttribution, PerturbationAttribution):
         activations = activations_of(call)
         channels = torch.arange(activations.shape[1], device=activations.device)
         channel_mask = channels.view(1, -1, *([1] * (activations.dim() - 2))).expand(1, *activations.shape[1:])
-        drops = LayerFeatureAblation(self.forward_func, self.layer).attribute(
-            inputs, 0.0, target, additional_forward_args, channel_mask, attribute_to_layer_input,
-            perturbations_per_eval, show_progress=show_progress)
+        drops = LayerFeatureAblation(self.forward_func, self.layer).attribute_call(
+            call, 0.0, channel_mask, attribute_to_layer_input, perturbations_per_eval, show_progress=show_progress)
         drops = drops.flatten(2)[:, :, 0]  # one value per channel
-        original = outputs_at(self.forward_func, [call.inputs], call.target, call.args)[0].to(drops.dtype)
+        original = outputs_at(call, [call.inputs])[0].to(drops.dtype)
         weights = drops / original.unsqueeze(1)
         return finish(call, combine(activations, weights, relu_attributions), upsample_to_input, interpolate_mode)

@@ -9,20 +9,18 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
+from veracity._core.call import Call
 from veracity._core.engine import Points, gradient_points
 from veracity._core.hooks import BackwardRules
-from veracity._core.inputs import format_like, prepare_baseline_distribution, prepare_baselines
-from veracity._core.targets import TargetIndex
 from veracity._core.validate import fail
 from veracity.attr._base import GradientAttribution
-from veracity.attr.gradient._common import prepare_call
 from veracity.attr.gradient.rules import rescale_rule
 
 TensorOrTuple = Tensor | tuple[Tensor, ...]
 RESCALED = frozenset({"elementwise", "max_pool", "softmax"})
 
 
-def _apply_custom(func: Callable[..., Any], multipliers: tuple[Tensor, ...], inputs: tuple[Tensor, ...],
+def apply_custom(func: Callable[..., Any], multipliers: tuple[Tensor, ...], inputs: tuple[Tensor, ...],
                   baselines: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
     """Captum's ``custom_attribution_func`` takes (multipliers), (multipliers, inputs) or all three."""
     count = len(inspect.signature(func).parameters)
@@ -34,25 +32,23 @@ def _apply_custom(func: Callable[..., Any], multipliers: tuple[Tensor, ...], inp
 
 
 def rescale_attributions(
-    forward_func: Callable[..., Any],
-    inputs: tuple[Tensor, ...],
+    call: Call,
     reference: Callable[[int], tuple[Tensor, ...]],
     n_references: int,
-    target: TargetIndex,
-    args: tuple[Any, ...],
     eps: float,
-    multiply_by_inputs: bool,
-    custom_attribution_func: Callable[..., Any] | None,
+    attribution: Callable[[int, tuple[Tensor, ...]], tuple[Tensor, ...]],
     chunk_rows: int | None = None,
     show_progress: bool = False,
 ) -> tuple[tuple[Tensor, ...], Tensor]:
     """DeepLift attributions averaged over ``n_references`` references per example.
 
-    ``reference(j)`` gives the j-th reference for every example (shaped like ``inputs``). The
-    model runs on inputs and references stacked, under the Rescale rule. Returns the mean
-    attribution and the completeness error per (reference, example).
+    ``reference(j)`` gives the j-th reference for every example (shaped like ``call.inputs``).
+    The model runs on inputs and references stacked, under the Rescale rule;
+    ``attribution(j, multipliers)`` turns the multipliers against reference ``j`` into
+    attributions (see :func:`input_attribution`). Returns the mean attribution and the
+    completeness error per (reference, example).
     """
-    batch = inputs[0].shape[0]
+    inputs, batch = call.inputs, call.batch
 
     def build(start: int, stop: int) -> tuple[Tensor, ...]:
         refs = [reference(j) for j in range(start, stop)]
@@ -66,15 +62,8 @@ def rescale_attributions(
 
     def consume(start: int, stop: int, grads: tuple[Tensor, ...], scalars: Tensor) -> None:
         for offset, j in enumerate(range(start, stop)):
-            ref = reference(j)
             rows = slice(offset * batch, (offset + 1) * batch)
-            multipliers = tuple(g[rows] for g in grads)
-            if custom_attribution_func is not None:
-                attributions = _apply_custom(custom_attribution_func, multipliers, inputs, ref)
-            elif multiply_by_inputs:
-                attributions = tuple(m * (x - r) for m, x, r in zip(multipliers, inputs, ref))
-            else:
-                attributions = multipliers
+            attributions = attribution(j, tuple(g[rows] for g in grads))
             for total, a in zip(totals, attributions):
                 total += a
             explained = sum(a.reshape(batch, -1).sum(1) for a in attributions)
@@ -82,12 +71,26 @@ def rescale_attributions(
 
     points = Points.of(n_references, inputs, build, copies=2)
     with BackwardRules(rescale_rule(eps), RESCALED):
-        gradient_points(forward_func, points, consume, target=target, additional_forward_args=args,
-                        chunk_rows=chunk_rows, show_progress=show_progress, desc="DeepLift")
+        gradient_points(call, points, consume, chunk_rows=chunk_rows, show_progress=show_progress, desc="DeepLift")
     return tuple(t / n_references for t in totals), deltas
 
 
-def _warn_if_incomplete(deltas: Tensor, enabled: bool) -> None:
+def input_attribution(inputs: tuple[Tensor, ...], reference: Callable[[int], tuple[Tensor, ...]],
+                      multiply_by_inputs: bool, custom_attribution_func: Callable[..., Any] | None
+                      ) -> Callable[[int, tuple[Tensor, ...]], tuple[Tensor, ...]]:
+    """Attributions from multipliers at the inputs: Captum's custom function, ``m * (x - r)`` or ``m``."""
+
+    def attribution(j: int, multipliers: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        if custom_attribution_func is not None:
+            return apply_custom(custom_attribution_func, multipliers, inputs, reference(j))
+        if multiply_by_inputs:
+            return tuple(m * (x - r) for m, x, r in zip(multipliers, inputs, reference(j)))
+        return multipliers
+
+    return attribution
+
+
+def warn_if_incomplete(deltas: Tensor, enabled: bool) -> None:
     worst = float(deltas.abs().max()) if deltas.numel() else 0.0
     if enabled and worst > 1e-3:
         warnings.warn(
@@ -137,14 +140,22 @@ class DeepLift(GradientAttribution):
         return_convergence_delta: bool = False,
         custom_attribution_func: Callable[..., Any] | None = None,
     ) -> TensorOrTuple | tuple[TensorOrTuple, Tensor]:
-        tup, was_tuple, _, target_index, args = prepare_call(self.forward_func, inputs, target,
-                                                             additional_forward_args)
-        base = prepare_baselines(baselines, tup)
+        call = Call.of(self.forward_func, inputs, target, additional_forward_args, need_float=True)
+        return self.attribute_call(call, baselines, return_convergence_delta, custom_attribution_func)
+
+    def attribute_call(self, call: Call, baselines: Any = None, return_convergence_delta: bool = False,
+                       custom_attribution_func: Callable[..., Any] | None = None
+                       ) -> TensorOrTuple | tuple[TensorOrTuple, Tensor]:
+        base = call.baselines(baselines)
+
+        def reference(j: int) -> tuple[Tensor, ...]:
+            return base
+
         attributions, deltas = rescale_attributions(
-            self.forward_func, tup, lambda j: base, 1, target_index, args, self.eps,
-            self._multiply_by_inputs, custom_attribution_func)
-        _warn_if_incomplete(deltas, self._multiply_by_inputs and custom_attribution_func is None)
-        result = format_like(was_tuple, attributions)
+            call, reference, 1, self.eps,
+            input_attribution(call.inputs, reference, self._multiply_by_inputs, custom_attribution_func))
+        warn_if_incomplete(deltas, self._multiply_by_inputs and custom_attribution_func is None)
+        result = call.finish(attributions)
         return (result, deltas[0]) if return_convergence_delta else result
 
     def has_convergence_delta(self) -> bool:
@@ -181,16 +192,24 @@ class DeepLiftShap(DeepLift):
         internal_batch_size: int | None = None,
         show_progress: bool = False,
     ) -> TensorOrTuple | tuple[TensorOrTuple, Tensor]:
-        tup, was_tuple, _, target_index, args = prepare_call(self.forward_func, inputs, target,
-                                                             additional_forward_args)
-        distribution = prepare_baseline_distribution(baselines, tup)
+        call = Call.of(self.forward_func, inputs, target, additional_forward_args, need_float=True)
+        return self.attribute_call(call, baselines, return_convergence_delta, custom_attribution_func,
+                                   internal_batch_size=internal_batch_size, show_progress=show_progress)
+
+    def attribute_call(self, call: Call, baselines: Any = None,  # type: ignore[override]
+                       return_convergence_delta: bool = False,
+                       custom_attribution_func: Callable[..., Any] | None = None, *,
+                       internal_batch_size: int | None = None, show_progress: bool = False
+                       ) -> TensorOrTuple | tuple[TensorOrTuple, Tensor]:
+        distribution = call.baseline_distribution(baselines)
 
         def reference(j: int) -> tuple[Tensor, ...]:
-            return tuple(d[j:j + 1].expand_as(x) for d, x in zip(distribution, tup))
+            return tuple(d[j:j + 1].expand_as(x) for d, x in zip(distribution, call.inputs))
 
         attributions, deltas = rescale_attributions(
-            self.forward_func, tup, reference, distribution[0].shape[0], target_index, args, self.eps,
-            self._multiply_by_inputs, custom_attribution_func, internal_batch_size, show_progress)
-        _warn_if_incomplete(deltas, self._multiply_by_inputs and custom_attribution_func is None)
-        result = format_like(was_tuple, attributions)
+            call, reference, distribution[0].shape[0], self.eps,
+            input_attribution(call.inputs, reference, self._multiply_by_inputs, custom_attribution_func),
+            internal_batch_size, show_progress)
+        warn_if_incomplete(deltas, self._multiply_by_inputs and custom_attribution_func is None)
+        result = call.finish(attributions)
         return (result, deltas.t().reshape(-1)) if return_convergence_delta else result

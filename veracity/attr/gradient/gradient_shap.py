@@ -7,12 +7,11 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
+from veracity._core.call import Call
 from veracity._core.engine import Points, gradient_points, outputs_at
-from veracity._core.inputs import format_like, prepare_baseline_distribution
 from veracity._core.seeding import gaussian_like, per_input, point_generator, point_seeds
 from veracity._core.validate import check_positive_int
 from veracity.attr._base import GradientAttribution
-from veracity.attr.gradient._common import prepare_call
 
 TensorOrTuple = Tensor | tuple[Tensor, ...]
 
@@ -61,11 +60,19 @@ class GradientShap(GradientAttribution):
         generator: torch.Generator | None = None,
         show_progress: bool = False,
     ) -> TensorOrTuple | tuple[TensorOrTuple, Tensor]:
-        tup, was_tuple, batch, target_index, args = prepare_call(self.forward_func, inputs, target,
-                                                                 additional_forward_args)
+        call = Call.of(self.forward_func, inputs, target, additional_forward_args, need_float=True)
+        return self.attribute_call(call, baselines, n_samples, stdevs, return_convergence_delta,
+                                   internal_batch_size=internal_batch_size, generator=generator,
+                                   show_progress=show_progress)
+
+    def attribute_call(self, call: Call, baselines: Any, n_samples: int = 5,
+                       stdevs: float | tuple[float, ...] = 0.0, return_convergence_delta: bool = False, *,
+                       internal_batch_size: int | None = None, generator: torch.Generator | None = None,
+                       show_progress: bool = False) -> TensorOrTuple | tuple[TensorOrTuple, Tensor]:
+        tup, batch = call.inputs, call.batch
         check_positive_int("n_samples", n_samples)
         noise_std = per_input("stdevs", stdevs, len(tup))
-        distribution = prepare_baseline_distribution(baselines, tup)
+        distribution = call.baseline_distribution(baselines)
         n_baselines = distribution[0].shape[0]
         baseline_index = torch.randint(0, n_baselines, (n_samples, batch), generator=generator)
         alphas = torch.rand((n_samples, batch), generator=generator)
@@ -102,14 +109,14 @@ class GradientShap(GradientAttribution):
                         sample_sums[point] += value.reshape(batch, -1).sum(1)
 
         points = Points.of(n_samples, tup, build)
-        gradient_points(self.forward_func, points, consume, target=target_index, additional_forward_args=args,
-                        chunk_rows=internal_batch_size, show_progress=show_progress, desc="GradientShap")
+        gradient_points(call, points, consume, chunk_rows=internal_batch_size, show_progress=show_progress,
+                        desc="GradientShap")
         attributions = [t / n_samples for t in totals]
-        result = format_like(was_tuple, attributions)
+        result = call.finish(attributions)
         if not return_convergence_delta:
             return result
         ends, starts = zip(*(sample(p) for p in range(n_samples)))
-        values = outputs_at(self.forward_func, list(ends) + list(starts), target_index, args)
+        values = outputs_at(call, list(ends) + list(starts))
         differences = values[:n_samples] - values[n_samples:]
         return result, (sample_sums - differences).t().reshape(-1)
 

@@ -6,10 +6,10 @@ from typing import Any, Callable
 
 from torch import Tensor
 
+from veracity._core.call import Call
+from veracity._core.engine import gradients_at
 from veracity._core.hooks import ActivationCall, BackwardRules
-from veracity._core.inputs import format_like
 from veracity.attr._base import GradientAttribution
-from veracity.attr.gradient._common import gradients_at, prepare_call
 from veracity.attr.gradient.rules import deconvolution_rule, guided_backprop_rule
 
 TensorOrTuple = Tensor | tuple[Tensor, ...]
@@ -25,11 +25,12 @@ class _ReluOverride(GradientAttribution):
 
     def attribute(self, inputs: TensorOrTuple, target: Any = None,
                   additional_forward_args: Any = None) -> TensorOrTuple:
-        tup, was_tuple, _, target_index, args = prepare_call(self.forward_func, inputs, target,
-                                                             additional_forward_args)
+        return self.attribute_call(Call.of(self.forward_func, inputs, target, additional_forward_args,
+                                           need_float=True))
+
+    def attribute_call(self, call: Call) -> TensorOrTuple:
         with BackwardRules(type(self)._rule, frozenset({"relu"})):
-            grads = gradients_at(self.forward_func, tup, target_index, args)
-        return format_like(was_tuple, grads)
+            return call.finish(gradients_at(call))
 
 
 class GuidedBackprop(_ReluOverride):

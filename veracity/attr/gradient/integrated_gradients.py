@@ -10,12 +10,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from veracity._core.call import Call
 from veracity._core.engine import Points, gradient_points, outputs_at
-from veracity._core.inputs import format_like, prepare_baselines
-from veracity._core.targets import TargetIndex
 from veracity._core.validate import check_choice, check_positive_int, fail
 from veracity.attr._base import GradientAttribution, convergence_delta
-from veracity.attr.gradient._common import accumulate_weighted, prepare_call
+from veracity.attr.gradient._common import accumulate_weighted
 
 TensorOrTuple = Tensor | tuple[Tensor, ...]
 PATH_METHODS = ("gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid")
@@ -52,24 +51,22 @@ def path_rule(method: str, n_steps: int) -> tuple[list[float], list[float]]:
 
 
 def integrate_path(
-    forward_func: Callable[..., Any],
-    inputs: tuple[Tensor, ...],
+    call: Call,
     baselines: tuple[Tensor, ...],
-    target: TargetIndex,
-    args: tuple[Any, ...],
     n_steps: int,
     method: str,
     internal_batch_size: int | None = None,
     show_progress: bool = False,
     on_chunk: Callable[[int, int, tuple[Tensor, ...], Tensor], None] | None = None,
 ) -> tuple[Tensor, ...]:
-    """The path integral of gradients from ``baselines`` to ``inputs``, not yet multiplied.
+    """The path integral of gradients from ``baselines`` to ``call.inputs``, not yet multiplied.
 
     Points along the straight path are built one chunk at a time, so at most one chunk of
     ``n_steps x batch`` expanded inputs exists at once. ``on_chunk`` sees each chunk's
     gradients and explained scalars too (Split IG uses it).
     """
     alphas, weights = path_rule(method, n_steps)
+    inputs = call.inputs
     dtype = inputs[0].dtype
     alpha_t = torch.tensor(alphas, dtype=dtype, device=inputs[0].device)
     weight_t = torch.tensor(weights, dtype=torch.float64 if dtype == torch.float64 else torch.float32,
@@ -91,8 +88,7 @@ def integrate_path(
             on_chunk(start, stop, grads, scalars)
 
     points = Points.of(n_steps, inputs, build)
-    gradient_points(forward_func, points, consume, target=target, additional_forward_args=args,
-                    chunk_rows=internal_batch_size, show_progress=show_progress,
+    gradient_points(call, points, consume, chunk_rows=internal_batch_size, show_progress=show_progress,
                     desc="IntegratedGradients")
     return tuple(t.to(x.dtype) for t, x in zip(totals, inputs))
 
@@ -136,21 +132,25 @@ class IntegratedGradients(GradientAttribution):
         *,
         show_progress: bool = False,
     ) -> TensorOrTuple | tuple[TensorOrTuple, Tensor]:
-        tup, was_tuple, _, target_index, args = prepare_call(self.forward_func, inputs, target,
-                                                             additional_forward_args)
+        call = Call.of(self.forward_func, inputs, target, additional_forward_args, need_float=True)
+        return self.attribute_call(call, baselines, n_steps, method, internal_batch_size, return_convergence_delta,
+                                   show_progress=show_progress)
+
+    def attribute_call(self, call: Call, baselines: Any = None, n_steps: int = 50, method: str = "gausslegendre",
+                       internal_batch_size: int | None = None, return_convergence_delta: bool = False, *,
+                       show_progress: bool = False) -> TensorOrTuple | tuple[TensorOrTuple, Tensor]:
         check_choice("method", method, PATH_METHODS)
         check_positive_int("n_steps", n_steps)
-        base = prepare_baselines(baselines, tup)
-        integrated = integrate_path(self.forward_func, tup, base, target_index, args, n_steps, method,
-                                    internal_batch_size, show_progress)
+        base = call.baselines(baselines)
+        integrated = integrate_path(call, base, n_steps, method, internal_batch_size, show_progress)
         if self._multiply_by_inputs:
-            attributions = tuple(g * (x - b) for g, x, b in zip(integrated, tup, base))
+            attributions = tuple(g * (x - b) for g, x, b in zip(integrated, call.inputs, base))
         else:
             attributions = integrated
-        result = format_like(was_tuple, attributions)
+        result = call.finish(attributions)
         if not return_convergence_delta:
             return result
-        values = outputs_at(self.forward_func, [tup, base], target_index, args)
+        values = outputs_at(call, [call.inputs, base])
         return result, convergence_delta(attributions, values[0] - values[1])
 
     def has_convergence_delta(self) -> bool:

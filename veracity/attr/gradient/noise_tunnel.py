@@ -7,16 +7,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from veracity._core.call import Call
 from veracity._core.engine import Points, points_per_chunk, run_chunks
-from veracity._core.inputs import (
-    format_like,
-    prepare_additional_args,
-    prepare_baseline_distribution,
-    prepare_inputs,
-    repeat_args,
-)
+from veracity._core.inputs import prepare_baseline_distribution
 from veracity._core.seeding import gaussian_like, per_input, point_generator, point_seeds
-from veracity._core.targets import prepare_target
+from veracity._core.targets import TargetIndex
 from veracity._core.validate import check_choice, check_positive_int, fail
 from veracity.attr._base import Attribution
 
@@ -74,15 +69,15 @@ class NoiseTunnel(Attribution):
         show_progress: bool = False,
         **kwargs: Any,
     ) -> TensorOrTuple | tuple[TensorOrTuple, Tensor]:
-        tup, was_tuple, batch = prepare_inputs(inputs)
+        call = Call.of(self.forward_func, inputs, kwargs.pop("target", None),
+                       kwargs.pop("additional_forward_args", None))
+        tup, batch = call.inputs, call.batch
         check_choice("nt_type", nt_type, NT_TYPES)
         check_positive_int("nt_samples", nt_samples)
         if nt_samples_batch_size is not None:
             check_positive_int("nt_samples_batch_size", nt_samples_batch_size)
         noise_std = per_input("stdevs", stdevs, len(tup))
         want_delta = bool(kwargs.get("return_convergence_delta", False))
-        target = prepare_target(kwargs.pop("target", None), batch)
-        args = prepare_additional_args(kwargs.pop("additional_forward_args", None))
         baselines = kwargs.pop("baselines", None)
         if draw_baseline_from_distrib:
             distribution = prepare_baseline_distribution(baselines, tup)
@@ -102,17 +97,13 @@ class NoiseTunnel(Attribution):
                 for i, (x, s) in enumerate(zip(tup, noise_std)):
                     noisy[i].append(x + gaussian_like(x, s, gen) if s > 0 else x)
             call_kwargs = dict(kwargs)
-            if target.index is not None or target.select is not None:
-                call_kwargs["target"] = _target_argument(target, k)
-            if args:
-                call_kwargs["additional_forward_args"] = repeat_args(args, batch, k)
             if draw_baseline_from_distrib:
                 index = baseline_index[start:stop].reshape(-1).to(device)
                 call_kwargs["baselines"] = _one_or_tuple(tuple(d[index] for d in distribution))
             elif baselines is not None:
                 call_kwargs["baselines"] = _expand_baselines(baselines, batch, k)
-            stacked = _one_or_tuple(tuple(torch.cat(n) for n in noisy))
-            output = self.attribution_method.attribute(stacked, **call_kwargs)
+            output = _attribute(self.attribution_method, call.repeated(k, tuple(torch.cat(n) for n in noisy)),
+                                call_kwargs)
             if want_delta:
                 output, delta = output
                 deltas.append(delta.reshape(k, batch))
@@ -134,7 +125,7 @@ class NoiseTunnel(Attribution):
             result = mean_squares
         else:
             result = [q - m * m for q, m in zip(mean_squares, means)]
-        formatted = format_like(was_tuple, result)
+        formatted = call.finish(result)
         if want_delta:
             return formatted, torch.cat(deltas).t().reshape(-1)
         return formatted
@@ -154,8 +145,22 @@ def _expand_baselines(baselines: Any, batch: int, copies: int) -> Any:
     return baselines
 
 
-def _target_argument(target: Any, copies: int) -> Any:
+def _attribute(method: Any, call: Call, kwargs: dict[str, Any]) -> Any:
+    """Run the wrapped method on the noisy copies: veracity's methods take the normalised call;
+    a method from elsewhere gets the copies, the tiled target and arguments in Captum's form."""
+    if isinstance(method, Attribution) and type(method).attribute_call is not Attribution.attribute_call:
+        return method.attribute_call(call, **kwargs)
+    user_kwargs = dict(kwargs)
+    if call.target.index is not None or call.target.select is not None:
+        user_kwargs["target"] = _target_argument(call.target)
+    if call.args:
+        user_kwargs["additional_forward_args"] = call.args
+    return method.attribute(_one_or_tuple(call.inputs), **user_kwargs)
+
+
+def _target_argument(target: TargetIndex) -> Any:
     if target.select is not None:
         return target.select
-    index = target.repeat(copies).index
+    assert target.index is not None
+    index = target.index
     return index[:, 0] if index.shape[1] == 1 else [tuple(row) for row in index.tolist()]

@@ -6,9 +6,9 @@ from typing import Any
 
 from torch import Tensor
 
-from veracity._core.inputs import format_like
+from veracity._core.call import Call
+from veracity._core.engine import gradients_at
 from veracity.attr._base import GradientAttribution
-from veracity.attr.gradient._common import gradients_at, prepare_call
 
 TensorOrTuple = Tensor | tuple[Tensor, ...]
 
@@ -30,10 +30,11 @@ class Saliency(GradientAttribution):
 
     def attribute(self, inputs: TensorOrTuple, target: Any = None, abs: bool = True,
                   additional_forward_args: Any = None) -> TensorOrTuple:
-        tup, was_tuple, _, target_index, args = prepare_call(self.forward_func, inputs, target,
-                                                             additional_forward_args)
-        grads = gradients_at(self.forward_func, tup, target_index, args)
-        return format_like(was_tuple, [g.abs() if abs else g for g in grads])
+        return self.attribute_call(Call.of(self.forward_func, inputs, target, additional_forward_args,
+                                           need_float=True), abs=abs)
+
+    def attribute_call(self, call: Call, abs: bool = True) -> TensorOrTuple:
+        return call.finish([g.abs() if abs else g for g in gradients_at(call)])
 
 
 class InputXGradient(GradientAttribution):
@@ -52,10 +53,11 @@ class InputXGradient(GradientAttribution):
 
     def attribute(self, inputs: TensorOrTuple, target: Any = None,
                   additional_forward_args: Any = None) -> TensorOrTuple:
-        tup, was_tuple, _, target_index, args = prepare_call(self.forward_func, inputs, target,
-                                                             additional_forward_args)
-        grads = gradients_at(self.forward_func, tup, target_index, args)
-        return format_like(was_tuple, [g * x for g, x in zip(grads, tup)])
+        return self.attribute_call(Call.of(self.forward_func, inputs, target, additional_forward_args,
+                                           need_float=True))
+
+    def attribute_call(self, call: Call) -> TensorOrTuple:
+        return call.finish([g * x for g, x in zip(gradients_at(call), call.inputs)])
 
     @property
     def multiplies_by_inputs(self) -> bool:

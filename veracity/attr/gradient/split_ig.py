@@ -7,11 +7,10 @@ from typing import Any, Callable, NamedTuple
 import torch
 from torch import Tensor
 
+from veracity._core.call import Call
 from veracity._core.engine import outputs_at
-from veracity._core.inputs import format_like, prepare_baselines
 from veracity._core.validate import check_choice, check_positive_int, fail
 from veracity.attr._base import GradientAttribution
-from veracity.attr.gradient._common import prepare_call
 from veracity.attr.gradient.integrated_gradients import PATH_METHODS, integrate_path, path_rule
 
 TensorOrTuple = Tensor | tuple[Tensor, ...]
@@ -67,14 +66,14 @@ class SplitIntegratedGradients(GradientAttribution):
                         additional_forward_args: Any = None, n_steps: int = 200, method: str = "riemann_right",
                         internal_batch_size: int | None = None, ratio: float = 0.9, *,
                         show_progress: bool = False) -> SplitResult:
-        tup, was_tuple, batch, target_index, args = prepare_call(self.forward_func, inputs, target,
-                                                                 additional_forward_args)
+        call = Call.of(self.forward_func, inputs, target, additional_forward_args, need_float=True)
+        tup, batch = call.inputs, call.batch
         check_choice("method", method, PATH_METHODS)
         check_positive_int("n_steps", n_steps)
         if not isinstance(ratio, (int, float)) or not 0.0 < ratio <= 1.0:
             fail("ratio", "a number in (0, 1]", ratio)
-        base = prepare_baselines(baselines, tup)
-        ends = outputs_at(self.forward_func, [tup, base], target_index, args)
+        base = call.baselines(baselines)
+        ends = outputs_at(call, [tup, base])
         threshold = ends[1] + ratio * (ends[0] - ends[1])
         increasing = ends[0] >= ends[1]
         alphas, weights = path_rule(method, n_steps)
@@ -94,10 +93,10 @@ class SplitIntegratedGradients(GradientAttribution):
                     g = grad[offset * batch:(offset + 1) * batch]
                     total += g * keep.view(-1, *([1] * (g.dim() - 1)))
 
-        integrated = integrate_path(self.forward_func, tup, base, target_index, args, n_steps, method,
-                                    internal_batch_size, show_progress, on_chunk=on_chunk)
+        integrated = integrate_path(call, base, n_steps, method, internal_batch_size, show_progress,
+                                    on_chunk=on_chunk)
         right = [full - part for full, part in zip(integrated, left)]
         if self._multiply_by_inputs:
             left = [g * (x - b) for g, x, b in zip(left, tup, base)]
             right = [g * (x - b) for g, x, b in zip(right, tup, base)]
-        return SplitResult(format_like(was_tuple, left), format_like(was_tuple, right), split_alpha)
+        return SplitResult(call.finish(left), call.finish(right), split_alpha)

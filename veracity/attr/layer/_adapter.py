@@ -11,29 +11,21 @@ A layer method normalises its call once (:func:`prepare`), then either
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from veracity._core.engine import warn_if_training
-from veracity._core.inputs import prepare_additional_args, prepare_inputs
-from veracity._core.layers import (
-    Site,
-    as_layers,
-    layer_values,
-    make_sites,
-    replacing,
-    tapping,
-    user_format,
-)
-from veracity._core.targets import TargetIndex, prepare_target
-from veracity._core.validate import fail
+from veracity._core.call import Call
+from veracity._core.engine import layer_values
+from veracity._core.layers import as_layers, replacing, tapping
+from veracity._core.validate import check_grad_kwargs, fail
 from veracity.attr._base import Attribution
 
 Values = tuple[Tensor, ...]
+__all__ = ["LayerAttribution", "at_layers", "check_grad_kwargs", "counts_of", "flat", "prepare", "replaced",
+           "tapped", "unflat", "values_at", "zero_taps"]
 
 
 class LayerAttribution(Attribution):
@@ -65,48 +57,27 @@ class LayerAttribution(Attribution):
         return F.interpolate(layer_attribution, size=interpolate_dims, mode=interpolate_mode)
 
 
-@dataclass
-class LayerCall:
-    """One call's normalised arguments and the hooked sites."""
-
-    inputs: Values
-    batch: int
-    target: TargetIndex
-    args: tuple[Any, ...]
-    sites: list[Site]
-    was_list: bool
-    target_arg: Any = None  # the user's form, for methods that hand it on
-
-
-def check_grad_kwargs(grad_kwargs: Any) -> None:
-    if grad_kwargs:
-        fail("grad_kwargs", "None (gradients are taken by the engine, one call per chunk)", grad_kwargs)
-
-
 def prepare(method: LayerAttribution, inputs: Any, target: Any, additional_forward_args: Any,
-            to_input: bool, need_float: bool = False) -> LayerCall:
-    tup, _, batch = prepare_inputs(inputs, need_float=need_float)
-    warn_if_training(method.forward_func)
-    layers, was_list = as_layers(method.layer, type(method).accepts_layer_list)
-    sites = make_sites(method.forward_func, layers, to_input)
-    return LayerCall(tup, batch, prepare_target(target, batch), prepare_additional_args(additional_forward_args),
-                     sites, was_list, target)
+            to_input: bool, need_float: bool = False) -> Call:
+    """The call of a layer method: normalised arguments and the hooked layer(s)."""
+    call = Call.of(method.forward_func, inputs, target, additional_forward_args, need_float=need_float)
+    return at_layers(method, call, to_input)
 
 
-def values_at(call: LayerCall, point_list: list[Values]) -> list[list[Values]]:
+def at_layers(method: LayerAttribution, call: Call, to_input: bool) -> Call:
+    return call.at_layers(method.layer, type(method).accepts_layer_list, to_input)
+
+
+def values_at(call: Call, point_list: list[Values]) -> list[list[Values]]:
     """``result[site][point]``: each layer's values at a few whole batches."""
-    return layer_values(_forward(call), call.sites, point_list, call.args)
-
-
-def _forward(call: LayerCall) -> Any:
-    return call.sites[0].forward_func
+    return layer_values(call, point_list)
 
 
 def flat(per_site: Sequence[Values]) -> Values:
     return tuple(t for values in per_site for t in values)
 
 
-def unflat(call: LayerCall, tensors: Sequence[Tensor], counts: list[int]) -> list[Values]:
+def unflat(tensors: Sequence[Tensor], counts: list[int]) -> list[Values]:
     result, start = [], 0
     for count in counts:
         result.append(tuple(tensors[start:start + count]))
@@ -118,21 +89,18 @@ def counts_of(per_site: Sequence[Values]) -> list[int]:
     return [len(values) for values in per_site]
 
 
-def replaced(call: LayerCall, counts: list[int]) -> Callable[..., Any]:
-    """``f(*layer_values, *model_inputs, *args)``; pass ``(*call.inputs, *call.args)`` as args."""
-    return replacing(_forward(call), call.sites, counts)
+def replaced(call: Call, counts: list[int], layer_inputs: Values) -> Call:
+    """The call on the layers' values: the model runs with those values replacing the layers'
+    outputs; its own inputs ride along as extra arguments before ``call.args``."""
+    forward = replacing(call.forward_func, list(call.sites), counts)
+    return call.with_forward(forward, layer_inputs, (*call.inputs, *call.args)).replace(was_tuple=True)
 
 
-def tapped(call: LayerCall, counts: list[int], keep: bool = False) -> Callable[..., Any]:
-    """``f(*model_inputs, *taps, *args)``: gradients at the taps are gradients at the layers."""
-    return tapping(_forward(call), call.sites, len(call.inputs), counts, keep)
+def tapped(call: Call, counts: list[int], taps: Values, keep: bool = False) -> Call:
+    """The call on ``(*inputs, *taps)``: gradients at the taps are gradients at the layers."""
+    forward = tapping(call.forward_func, list(call.sites), len(call.inputs), counts, keep)
+    return call.with_forward(forward, (*call.inputs, *taps)).replace(was_tuple=True)
 
 
 def zero_taps(per_site: Sequence[Values]) -> Values:
     return tuple(torch.zeros_like(t) for values in per_site for t in values)
-
-
-def output(call: LayerCall, per_site: Sequence[Values]) -> Any:
-    """Results in Captum's shape: per layer a tensor (or tuple); a list for a list of layers."""
-    results = [user_format(values, site) for values, site in zip(per_site, call.sites)]
-    return results if call.was_list else results[0]

@@ -6,38 +6,24 @@ from typing import Any, Callable
 
 from torch import Tensor, nn
 
+from veracity._core.call import Call
+from veracity._core.engine import site_gradients
 from veracity.attr._base import GradientAttribution
-from veracity.attr.gradient._common import gradients_at
 from veracity.attr.layer._adapter import (
     LayerAttribution,
-    LayerCall,
+    at_layers,
     check_grad_kwargs,
-    counts_of,
-    output,
     prepare,
-    tapped,
-    unflat,
     values_at,
-    zero_taps,
 )
 
 Values = tuple[Tensor, ...]
 
 
-def layer_gradients(call: LayerCall) -> tuple[list[Values], list[Values]]:
-    """Per layer: the gradient of the explained output at the layer's values, and the values."""
-    values = [per_point[0] for per_point in values_at(call, [call.inputs])]
-    counts = counts_of(values)
-    taps = zero_taps(values)
-    forward = tapped(call, counts)
-
-    def taps_first(*flat: Any) -> Any:
-        # the model's inputs travel as extra arguments: token ids need no gradient
-        return forward(*flat[len(taps):len(taps) + len(call.inputs)], *flat[:len(taps)],
-                       *flat[len(taps) + len(call.inputs):])
-
-    grads = gradients_at(taps_first, taps, call.target, (*call.inputs, *call.args))
-    return unflat(call, grads, counts), values
+def layer_gradients(call: Call) -> tuple[list[Values], list[Values]]:
+    """Per layer: the gradient of the explained output at the layer's values, and the values
+    (one forward and one backward that stops at the layer)."""
+    return site_gradients(call)
 
 
 class LayerActivation(LayerAttribution):
@@ -60,7 +46,7 @@ class LayerActivation(LayerAttribution):
     def attribute(self, inputs: Any, additional_forward_args: Any = None,
                   attribute_to_layer_input: bool = False) -> Any:
         call = prepare(self, inputs, None, additional_forward_args, attribute_to_layer_input)
-        return output(call, [per_point[0] for per_point in values_at(call, [call.inputs])])
+        return call.finish_layers([per_point[0] for per_point in values_at(call, [call.inputs])])
 
 
 class LayerGradientXActivation(LayerAttribution, GradientAttribution):
@@ -89,8 +75,12 @@ class LayerGradientXActivation(LayerAttribution, GradientAttribution):
     def attribute(self, inputs: Any, target: Any = None, additional_forward_args: Any = None,
                   attribute_to_layer_input: bool = False, grad_kwargs: Any = None) -> Any:
         check_grad_kwargs(grad_kwargs)
-        call = prepare(self, inputs, target, additional_forward_args, attribute_to_layer_input)
+        return self.attribute_call(Call.of(self.forward_func, inputs, target, additional_forward_args),
+                                   attribute_to_layer_input)
+
+    def attribute_call(self, call: Call, attribute_to_layer_input: bool = False) -> Any:
+        call = at_layers(self, call, attribute_to_layer_input)
         grads, values = layer_gradients(call)
         if self._multiply_by_inputs:
             grads = [tuple(g * v for g, v in zip(gs, vs)) for gs, vs in zip(grads, values)]
-        return output(call, grads)
+        return call.finish_layers(grads)

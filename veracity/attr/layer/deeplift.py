@@ -7,15 +7,14 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
-from veracity._core.inputs import prepare_baseline_distribution, prepare_baselines
+from veracity._core.call import Call
 from veracity.attr._base import GradientAttribution
-from veracity.attr.gradient.deeplift import _apply_custom, _warn_if_incomplete, rescale_attributions
+from veracity.attr.gradient.deeplift import apply_custom, rescale_attributions, warn_if_incomplete
 from veracity.attr.layer._adapter import (
     LayerAttribution,
-    LayerCall,
+    at_layers,
+    check_grad_kwargs,
     counts_of,
-    output,
-    prepare,
     tapped,
     unflat,
     values_at,
@@ -25,7 +24,7 @@ from veracity.attr.layer._adapter import (
 Values = tuple[Tensor, ...]
 
 
-def layer_rescale(method: "LayerDeepLift", call: LayerCall, references: list[Values],
+def layer_rescale(method: "LayerDeepLift", call: Call, references: list[Values],
                   custom_attribution_func: Callable[..., Any] | None, chunk_rows: int | None = None,
                   show_progress: bool = False) -> tuple[Any, Tensor]:
     """DeepLift multipliers at the layer times the layer's value differences, per reference.
@@ -38,25 +37,23 @@ def layer_rescale(method: "LayerDeepLift", call: LayerCall, references: list[Val
     counts = counts_of(per_point[:1])
     taps = zero_taps(per_point[:1])
     n_in = len(call.inputs)
-    index = {id(ref[0]): j for j, ref in enumerate(references)}
     stacked = [(*ref, *taps) for ref in references]
 
-    def attribution(multipliers: Values, inputs: Values, reference: Values) -> Values:
-        at_input, at_reference = per_point[0], per_point[1 + index[id(reference[0])]]
+    def attribution(j: int, multipliers: Values) -> Values:
+        at_input, at_reference = per_point[0], per_point[1 + j]
         layer_multipliers = multipliers[n_in:]
         if custom_attribution_func is not None:
-            result = _apply_custom(custom_attribution_func, layer_multipliers, at_input, at_reference)
+            result = apply_custom(custom_attribution_func, layer_multipliers, at_input, at_reference)
         elif method.multiplies_by_inputs:
             result = tuple(m * (x - r) for m, x, r in zip(layer_multipliers, at_input, at_reference))
         else:
             result = layer_multipliers
-        return (*(torch.zeros_like(x) for x in inputs[:n_in]), *result)
+        return (*(torch.zeros_like(x) for x in call.inputs), *result)
 
-    attributions, deltas = rescale_attributions(
-        tapped(call, counts), (*call.inputs, *taps), lambda j: stacked[j], len(references), call.target,
-        call.args, method.eps, False, attribution, chunk_rows, show_progress)
-    _warn_if_incomplete(deltas, method.multiplies_by_inputs and custom_attribution_func is None)
-    return output(call, unflat(call, attributions[n_in:], counts)), deltas
+    attributions, deltas = rescale_attributions(tapped(call, counts, taps), lambda j: stacked[j], len(references),
+                                                method.eps, attribution, chunk_rows, show_progress)
+    warn_if_incomplete(deltas, method.multiplies_by_inputs and custom_attribution_func is None)
+    return call.finish_layers(unflat(attributions[n_in:], counts)), deltas
 
 
 class LayerDeepLift(LayerAttribution, GradientAttribution):
@@ -87,9 +84,16 @@ class LayerDeepLift(LayerAttribution, GradientAttribution):
     def attribute(self, inputs: Any, baselines: Any = None, target: Any = None, additional_forward_args: Any = None,
                   return_convergence_delta: bool = False, attribute_to_layer_input: bool = False,
                   custom_attribution_func: Callable[..., Any] | None = None, grad_kwargs: Any = None) -> Any:
-        call = prepare(self, inputs, target, additional_forward_args, attribute_to_layer_input, need_float=True)
-        result, deltas = layer_rescale(self, call, [prepare_baselines(baselines, call.inputs)],
-                                       custom_attribution_func)
+        check_grad_kwargs(grad_kwargs)
+        call = Call.of(self.forward_func, inputs, target, additional_forward_args, need_float=True)
+        return self.attribute_call(call, baselines, return_convergence_delta, attribute_to_layer_input,
+                                   custom_attribution_func)
+
+    def attribute_call(self, call: Call, baselines: Any = None, return_convergence_delta: bool = False,
+                       attribute_to_layer_input: bool = False,
+                       custom_attribution_func: Callable[..., Any] | None = None) -> Any:
+        call = at_layers(self, call, attribute_to_layer_input)
+        result, deltas = layer_rescale(self, call, [call.baselines(baselines)], custom_attribution_func)
         return (result, deltas[0]) if return_convergence_delta else result
 
     def has_convergence_delta(self) -> bool:
@@ -116,8 +120,17 @@ class LayerDeepLiftShap(LayerDeepLift):
                   additional_forward_args: Any = None, return_convergence_delta: bool = False,
                   attribute_to_layer_input: bool = False, custom_attribution_func: Callable[..., Any] | None = None,
                   *, internal_batch_size: int | None = None, show_progress: bool = False) -> Any:
-        call = prepare(self, inputs, target, additional_forward_args, attribute_to_layer_input, need_float=True)
-        distribution = prepare_baseline_distribution(baselines, call.inputs)
+        call = Call.of(self.forward_func, inputs, target, additional_forward_args, need_float=True)
+        return self.attribute_call(call, baselines, return_convergence_delta, attribute_to_layer_input,
+                                   custom_attribution_func, internal_batch_size=internal_batch_size,
+                                   show_progress=show_progress)
+
+    def attribute_call(self, call: Call, baselines: Any = None,  # type: ignore[override]
+                       return_convergence_delta: bool = False, attribute_to_layer_input: bool = False,
+                       custom_attribution_func: Callable[..., Any] | None = None, *,
+                       internal_batch_size: int | None = None, show_progress: bool = False) -> Any:
+        call = at_layers(self, call, attribute_to_layer_input)
+        distribution = call.baseline_distribution(baselines)
         references = [tuple(d[j:j + 1].expand_as(x) for d, x in zip(distribution, call.inputs))
                       for j in range(distribution[0].shape[0])]
         result, deltas = layer_rescale(self, call, references, custom_attribution_func, internal_batch_size,

@@ -7,11 +7,10 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from veracity._core.inputs import format_like, prepare_baseline_distribution
-from veracity._core.layers import layer_values
+from veracity._core.call import Call
 from veracity.attr._base import GradientAttribution
 from veracity.attr.gradient.gradient_shap import GradientShap
-from veracity.attr.layer._adapter import LayerAttribution, counts_of, output, prepare, tapped, unflat, values_at
+from veracity.attr.layer._adapter import LayerAttribution, at_layers, counts_of, tapped, unflat, values_at
 
 
 class LayerGradientShap(LayerAttribution, GradientAttribution):
@@ -44,17 +43,25 @@ class LayerGradientShap(LayerAttribution, GradientAttribution):
                   target: Any = None, additional_forward_args: Any = None, return_convergence_delta: bool = False,
                   attribute_to_layer_input: bool = False, *, generator: torch.Generator | None = None,
                   internal_batch_size: int | None = None) -> Any:
-        call = prepare(self, inputs, target, additional_forward_args, attribute_to_layer_input, need_float=True)
-        distribution = prepare_baseline_distribution(baselines, call.inputs)
+        call = Call.of(self.forward_func, inputs, target, additional_forward_args, need_float=True)
+        return self.attribute_call(call, baselines, n_samples, stdevs, return_convergence_delta,
+                                   attribute_to_layer_input, generator=generator,
+                                   internal_batch_size=internal_batch_size)
+
+    def attribute_call(self, call: Call, baselines: Any, n_samples: int = 5, stdevs: float | tuple[float, ...] = 0.0,
+                       return_convergence_delta: bool = False, attribute_to_layer_input: bool = False, *,
+                       generator: torch.Generator | None = None, internal_batch_size: int | None = None) -> Any:
+        call = at_layers(self, call, attribute_to_layer_input)
+        distribution = call.baseline_distribution(baselines)
         at_inputs = values_at(call, [call.inputs])[0][0]
-        at_baselines = layer_values(self.forward_func, call.sites, [distribution], call.args)[0][0]
+        at_baselines = values_at(call, [distribution])[0][0]
         counts = counts_of([at_inputs])
         n_in = len(call.inputs)
         noise = stdevs if isinstance(stdevs, tuple) else (stdevs,) * n_in
-        result = GradientShap(tapped(call, counts), self._multiply_by_inputs).attribute(
-            (*call.inputs, *at_inputs), (*distribution, *at_baselines), n_samples, (*noise, *(0.0,) * len(at_inputs)),
-            call.target_arg, call.args, return_convergence_delta, internal_batch_size=internal_batch_size,
+        result = GradientShap(call.forward_func, self._multiply_by_inputs).attribute_call(
+            tapped(call, counts, at_inputs), (*distribution, *at_baselines), n_samples,
+            (*noise, *(0.0,) * len(at_inputs)), return_convergence_delta, internal_batch_size=internal_batch_size,
             generator=generator)
         attributions, delta = result if return_convergence_delta else (result, None)
-        formatted = output(call, unflat(call, format_like(True, attributions[n_in:]), counts))
+        formatted = call.finish_layers(unflat(attributions[n_in:], counts))
         return (formatted, delta) if return_convergence_delta else formatted

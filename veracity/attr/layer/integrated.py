@@ -9,18 +9,16 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
+from veracity._core.call import Call
 from veracity._core.engine import outputs_at
-from veracity._core.inputs import prepare_baselines
 from veracity._core.validate import check_choice, check_positive_int
 from veracity.attr._base import GradientAttribution, convergence_delta
 from veracity.attr.gradient.integrated_gradients import PATH_METHODS, integrate_path
 from veracity.attr.layer._adapter import (
     LayerAttribution,
-    LayerCall,
     check_grad_kwargs,
     counts_of,
     flat,
-    output,
     prepare,
     replaced,
     tapped,
@@ -34,25 +32,25 @@ Values = tuple[Tensor, ...]
 
 def _prepare_path(method: LayerAttribution, inputs: Any, baselines: Any, target: Any, additional_forward_args: Any,
                   n_steps: int, path_method: str, to_input: bool, grad_kwargs: Any,
-                  need_float: bool) -> tuple[LayerCall, Values]:
+                  need_float: bool) -> tuple[Call, Values]:
     check_grad_kwargs(grad_kwargs)
     call = prepare(method, inputs, target, additional_forward_args, to_input, need_float=need_float)
     check_choice("method", path_method, PATH_METHODS)
     check_positive_int("n_steps", n_steps)
-    return call, prepare_baselines(baselines, call.inputs)
+    return call, call.baselines(baselines)
 
 
-def _input_path_taps(call: LayerCall) -> tuple[list[int], Values]:
+def _input_path_taps(call: Call) -> tuple[list[int], Values]:
     """The layer's site counts and zero taps for a path in *input* space tapped at the layer."""
     values = [per_point[0] for per_point in values_at(call, [call.inputs])]
     return counts_of(values), zero_taps(values)
 
 
-def _with_delta(method: GradientAttribution, call: LayerCall, base: Values, per_site: list[Values],
-                result: Any, return_convergence_delta: bool) -> Any:
+def _with_delta(call: Call, base: Values, per_site: list[Values], return_convergence_delta: bool) -> Any:
+    result = call.finish_layers(per_site)
     if not return_convergence_delta:
         return result
-    values = outputs_at(method.forward_func, [call.inputs, base], call.target, call.args)
+    values = outputs_at(call, [call.inputs, base])
     return result, convergence_delta(flat(per_site), values[0] - values[1])
 
 
@@ -93,12 +91,11 @@ class LayerIntegratedGradients(LayerAttribution, GradientAttribution):
         at_inputs, at_baselines = zip(*values_at(call, [call.inputs, base]))
         counts = counts_of(at_inputs)
         start, end = flat(at_baselines), flat(at_inputs)
-        integrated = integrate_path(replaced(call, counts), end, start, call.target, (*call.inputs, *call.args),
-                                    n_steps, method, internal_batch_size, show_progress)
+        integrated = integrate_path(replaced(call, counts, end), start, n_steps, method, internal_batch_size,
+                                    show_progress)
         if self._multiply_by_inputs:
             integrated = tuple(g * (x - b) for g, x, b in zip(integrated, end, start))
-        per_site = unflat(call, integrated, counts)
-        return _with_delta(self, call, base, per_site, output(call, per_site), return_convergence_delta)
+        return _with_delta(call, base, unflat(integrated, counts), return_convergence_delta)
 
     def has_convergence_delta(self) -> bool:
         return True
@@ -126,9 +123,9 @@ class InternalInfluence(LayerAttribution, GradientAttribution):
         call, base = _prepare_path(self, inputs, baselines, target, additional_forward_args, n_steps, method,
                                    attribute_to_layer_input, grad_kwargs, need_float=True)
         counts, taps = _input_path_taps(call)
-        integrated = integrate_path(tapped(call, counts), (*call.inputs, *taps), (*base, *taps), call.target,
-                                    call.args, n_steps, method, internal_batch_size, show_progress)
-        return output(call, unflat(call, integrated[len(call.inputs):], counts))
+        integrated = integrate_path(tapped(call, counts, taps), (*base, *taps), n_steps, method,
+                                    internal_batch_size, show_progress)
+        return call.finish_layers(unflat(integrated[len(call.inputs):], counts))
 
 
 class LayerConductance(LayerAttribution, GradientAttribution):
@@ -175,10 +172,9 @@ class LayerConductance(LayerAttribution, GradientAttribution):
                 totals[i] += (g[:-1] * (v[1:] - v[:-1])).sum(0)
                 previous[i] = (g[-1:], v[-1:])
 
-        integrate_path(tapped(call, counts, keep=True), (*call.inputs, *taps), (*base, *taps), call.target,
-                       call.args, n_steps + 1, method, internal_batch_size, show_progress, on_chunk=on_chunk)
-        per_site = unflat(call, totals, counts)
-        return _with_delta(self, call, base, per_site, output(call, per_site), return_convergence_delta)
+        integrate_path(tapped(call, counts, taps, keep=True), (*base, *taps), n_steps + 1, method,
+                       internal_batch_size, show_progress, on_chunk=on_chunk)
+        return _with_delta(call, base, unflat(totals, counts), return_convergence_delta)
 
     def has_convergence_delta(self) -> bool:
         return True

@@ -7,21 +7,19 @@ from typing import Any
 
 import torch
 
+from veracity._core.call import Call
 from veracity._core.validate import fail
 from veracity.attr._base import PerturbationAttribution
-from veracity.attr.layer._adapter import LayerAttribution, LayerCall, counts_of, output, prepare, replaced, values_at
+from veracity.attr.layer._adapter import LayerAttribution, at_layers, counts_of, replaced, values_at
 from veracity.attr.perturbation.ablation import FeatureAblation
 from veracity.attr.perturbation.permutation import FeaturePermutation
 
 
-def _in_layer_space(call: LayerCall, method_class: type, **kwargs: Any) -> Any:
+def _in_layer_space(call: Call, method_class: type, **kwargs: Any) -> Any:
     """Run ``method_class`` (an input-space method) on the layer's values; Captum's shapes out."""
     values = values_at(call, [call.inputs])[0][0]
-    forward = replaced(call, counts_of([values]))
-    layer_inputs = values if len(values) > 1 else values[0]
-    result = method_class(forward).attribute(layer_inputs, target=call.target_arg,
-                                             additional_forward_args=(*call.inputs, *call.args), **kwargs)
-    return output(call, [result if isinstance(result, tuple) else (result,)])
+    result = method_class(call.forward_func).attribute_call(replaced(call, counts_of([values]), values), **kwargs)
+    return call.finish_layers([result])
 
 
 class LayerFeatureAblation(LayerAttribution, PerturbationAttribution):
@@ -44,8 +42,15 @@ class LayerFeatureAblation(LayerAttribution, PerturbationAttribution):
     def attribute(self, inputs: Any, layer_baselines: Any = None, target: Any = None,
                   additional_forward_args: Any = None, layer_mask: Any = None, attribute_to_layer_input: bool = False,
                   perturbations_per_eval: int | None = None, *, show_progress: bool = False) -> Any:
-        call = prepare(self, inputs, target, additional_forward_args, attribute_to_layer_input)
-        return _in_layer_space(call, FeatureAblation, baselines=layer_baselines, feature_mask=layer_mask,
+        call = Call.of(self.forward_func, inputs, target, additional_forward_args)
+        return self.attribute_call(call, layer_baselines, layer_mask, attribute_to_layer_input, perturbations_per_eval,
+                                   show_progress=show_progress)
+
+    def attribute_call(self, call: Call, layer_baselines: Any = None, layer_mask: Any = None,
+                       attribute_to_layer_input: bool = False, perturbations_per_eval: int | None = None, *,
+                       show_progress: bool = False) -> Any:
+        return _in_layer_space(at_layers(self, call, attribute_to_layer_input), FeatureAblation,
+                               baselines=layer_baselines, feature_mask=layer_mask,
                                perturbations_per_eval=perturbations_per_eval, show_progress=show_progress)
 
 
@@ -70,7 +75,13 @@ class LayerFeaturePermutation(LayerAttribution, PerturbationAttribution):
     def attribute(self, inputs: Any, target: Any = None, additional_forward_args: Any = None, layer_mask: Any = None,
                   perturbations_per_eval: int | None = None, *, generator: torch.Generator | None = None,
                   show_progress: bool = False) -> Any:
-        call = prepare(self, inputs, target, additional_forward_args, False)
+        call = Call.of(self.forward_func, inputs, target, additional_forward_args)
+        return self.attribute_call(call, layer_mask, perturbations_per_eval, generator=generator,
+                                   show_progress=show_progress)
+
+    def attribute_call(self, call: Call, layer_mask: Any = None, perturbations_per_eval: int | None = None, *,
+                       generator: torch.Generator | None = None, show_progress: bool = False) -> Any:
+        call = at_layers(self, call, False)
         if call.batch < 2:
             fail("inputs", "a batch of at least 2 examples (values are permuted across the batch)",
                  f"batch size {call.batch}")

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
-from veracity._core.engine import warn_if_training
+from veracity._core.call import warn_if_training
 from veracity._core.layers import Site, as_layers, layer_name, run_hooked
 from veracity._core.validate import fail
 from veracity.attr._base import Attribution

@@ -13,6 +13,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from veracity._core.validate import check_grad_kwargs
 from veracity.attr._base import GradientAttribution, PerturbationAttribution
 from veracity.attr.gradient.deeplift import DeepLift, DeepLiftShap
 from veracity.attr.gradient.gradient_shap import GradientShap
@@ -86,6 +87,7 @@ class NeuronConductance(_Multiplying):
                   additional_forward_args: Any = None, n_steps: int = 50, method: str = "riemann_trapezoid",
                   internal_batch_size: int | None = None, attribute_to_neuron_input: bool = False,
                   grad_kwargs: Any = None, *, show_progress: bool = False) -> Any:
+        check_grad_kwargs(grad_kwargs)
         forward = conductance_forward(self, neuron_selector, attribute_to_neuron_input)
         return IntegratedGradients(forward, self._multiply_by_inputs).attribute(
             inputs, baselines, target, additional_forward_args, n_steps, method, internal_batch_size,

@@ -18,15 +18,15 @@ arithmetic is unchanged and their attributions get a first dimension of 1, as in
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
 from torch import Tensor
 
-from veracity._core.engine import Points, forward_points, points_per_chunk, warn_if_training
-from veracity._core.inputs import prepare_additional_args, prepare_baselines, prepare_inputs
-from veracity._core.targets import TargetIndex, prepare_target
+from veracity._core.call import Call
+from veracity._core.engine import Points, forward_points, points_per_chunk
+from veracity._core.targets import TargetIndex
 from veracity._core.validate import check_optional_positive_int, describe, fail
 from veracity.attr.perturbation._groups import FeatureGroups
 
@@ -41,32 +41,11 @@ class OutputMode:
     per_batch: bool = False
 
 
-@dataclass(frozen=True)
-class Call:
-    """One ``attribute`` call's normalised arguments (``mode`` is filled in by :func:`scores`)."""
-
-    inputs: tuple[Tensor, ...]
-    was_tuple: bool
-    batch: int
-    baselines: tuple[Tensor, ...]
-    target: TargetIndex
-    args: tuple[Any, ...]
-    mode: OutputMode = field(default_factory=OutputMode)
-
-    @property
-    def rows(self) -> int:
-        """Rows of the attributions: the batch, or 1 when the model scores the whole batch."""
-        return 1 if self.mode.per_batch else self.batch
-
-
-def prepare_call(forward_func: Any, inputs: Any, baselines: Any, target: Any,
-                 additional_forward_args: Any, perturbations_per_eval: Any) -> Call:
+def prepare_call(forward_func: Any, inputs: Any, target: Any, additional_forward_args: Any,
+                 perturbations_per_eval: Any) -> Call:
     """Normalise the arguments every perturbation method takes; warn about training mode."""
-    tup, was_tuple, batch = prepare_inputs(inputs)
     check_optional_positive_int("perturbations_per_eval", perturbations_per_eval)
-    warn_if_training(forward_func)
-    return Call(tup, was_tuple, batch, prepare_baselines(baselines, tup), prepare_target(target, batch),
-                prepare_additional_args(additional_forward_args))
+    return Call.of(forward_func, inputs, target, additional_forward_args)
 
 
 def blend(x: Tensor, replacement: Tensor, keep: Tensor) -> Tensor:
@@ -84,7 +63,8 @@ def blend(x: Tensor, replacement: Tensor, keep: Tensor) -> Tensor:
     return mixed.expand(k, batch, *x.shape[1:]).reshape(k * batch, *x.shape[1:])
 
 
-def presence_builder(call: Call, groups: FeatureGroups, presence: Callable[[int, int], Tensor]) -> BuildFn:
+def presence_builder(call: Call, baselines: tuple[Tensor, ...], groups: FeatureGroups,
+                     presence: Callable[[int, int], Tensor]) -> BuildFn:
     """Points whose features are present (input value) or absent (baseline value).
 
     ``presence(start, stop)`` gives the points' coalitions, ``(k, n_features)`` or
@@ -93,7 +73,7 @@ def presence_builder(call: Call, groups: FeatureGroups, presence: Callable[[int,
 
     def build(start: int, stop: int) -> tuple[Tensor, ...]:
         keeps = groups.keep(presence(start, stop))
-        return tuple(blend(x, b, keep) for x, b, keep in zip(call.inputs, call.baselines, keeps))
+        return tuple(blend(x, b, keep) for x, b, keep in zip(call.inputs, baselines, keeps))
 
     return build
 
@@ -168,8 +148,8 @@ def _check_per_batch(call: Call, output: Any, rows: int, perturbations_per_eval:
 def _first_point_alone(probed: Callable[..., Any], call: Call, build: BuildFn) -> tuple[Any, int] | None:
     """Evaluate point 0 by itself: does the model score the whole batch with one value?"""
     try:
-        forward_points(probed, Points.of(1, call.inputs, lambda start, stop: build(0, 1)), lambda *_: None,
-                       target=call.target, additional_forward_args=call.args, chunk_rows=call.batch)
+        forward_points(call.with_forward(probed), Points.of(1, call.inputs, lambda start, stop: build(0, 1)),
+                       lambda *_: None, chunk_rows=call.batch)
     except _OneForAll as one:
         return one.output, one.rows
     except Exception:  # the caller re-raises its own, first error
@@ -177,19 +157,22 @@ def _first_point_alone(probed: Callable[..., Any], call: Call, build: BuildFn) -
     return None
 
 
-def scores(forward_func: Any, call: Call, n_points: int, build: BuildFn, perturbations_per_eval: int | None,
+def scores(call: Call, n_points: int, build: BuildFn, perturbations_per_eval: int | None,
            show_progress: bool, desc: str, groups: FeatureGroups | None = None,
-           after: Callable[[int, int, tuple[Tensor, ...]], None] | None = None) -> Tensor:
-    """The explained scalar of every point and example, ``(n_points, call.rows)``, at least float32.
+           after: Callable[[int, int, tuple[Tensor, ...]], None] | None = None,
+           mode: OutputMode | None = None) -> Tensor:
+    """The explained scalar of every point and example, ``(n_points, rows)``, at least float32.
 
-    If the first model output is one value for all its rows, ``call.mode.per_batch`` is
-    set and every point is evaluated again, one model call on the whole batch each: the
-    result is then ``(n_points, 1)``. (If that first call stacked several points and the
-    model failed on it, point 0 is tried alone before the error is re-raised: a batch loss
-    that closes over per-example labels only accepts the batch's own rows.) ``groups`` (the
+    ``rows`` is the batch, or 1 if the first model output is one value for all its rows:
+    then ``mode.per_batch`` is set (when a ``mode`` is given) and every point is evaluated
+    again, one model call on the whole batch each: the result is then ``(n_points, 1)``.
+    (If that first call stacked several points and the model failed on it, point 0 is tried
+    alone before the error is re-raised: a batch loss that closes over per-example labels only
+    accepts the batch's own rows.) ``groups`` (the
     feature masks, if any) must then be shared by the batch. ``after(start, stop, chunk)``
     runs once per chunk whose scores were kept, with its model inputs.
     """
+    check_optional_positive_int("perturbations_per_eval", perturbations_per_eval)
     result: list[Tensor] = []
     latest: list[tuple[Tensor, ...]] = []
 
@@ -207,6 +190,8 @@ def scores(forward_func: Any, call: Call, n_points: int, build: BuildFn, perturb
 
     unchecked = [True]  # only the first model output decides the mode
 
+    forward_func = call.forward_func
+
     def probed(*arguments: Any) -> Any:
         output = forward_func(*arguments)
         if unchecked:
@@ -220,11 +205,10 @@ def scores(forward_func: Any, call: Call, n_points: int, build: BuildFn, perturb
         return value.to(arguments[0].device).reshape(1).expand(arguments[0].shape[0])
 
     points = Points.of(n_points, call.inputs, built)
-    common = {"additional_forward_args": call.args, "chunk_name": "perturbations_per_eval",
-              "show_progress": show_progress, "desc": desc}
+    common: dict[str, Any] = {"chunk_name": "perturbations_per_eval", "show_progress": show_progress, "desc": desc}
     rows = None if perturbations_per_eval is None else perturbations_per_eval * call.batch
     try:
-        forward_points(probed, points, consume, target=call.target, chunk_rows=rows, **common)
+        forward_points(call.with_forward(probed), points, consume, chunk_rows=rows, **common)
         return torch.cat(result)
     except _OneForAll as one:
         found = one.output, one.rows  # not the exception: its traceback holds the chunk
@@ -235,9 +219,11 @@ def scores(forward_func: Any, call: Call, n_points: int, build: BuildFn, perturb
         found = retry
     latest.clear()
     _check_per_batch(call, *found, perturbations_per_eval, groups)
-    call.mode.per_batch = True
+    if mode is not None:
+        mode.per_batch = True
     result.clear()
-    forward_points(per_batch, points, consume, target=TargetIndex(), chunk_rows=call.batch, **common)
+    forward_points(call.replace(forward_func=per_batch, target=TargetIndex()), points, consume,
+                   chunk_rows=call.batch, **common)
     return torch.cat(result)[:, :1].contiguous()
 
 

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from veracity._core.inputs import format_like
+from veracity._core.call import Call
 from veracity._core.validate import fail
 from veracity.attr._base import PerturbationAttribution
 from veracity.attr.perturbation._engine import blend, prepare_call, presence_builder, scores
@@ -70,8 +70,12 @@ class FeatureAblation(PerturbationAttribution):
         **kwargs: Any,
     ) -> TensorOrTuple:
         check_no_extra(kwargs)
-        call = prepare_call(self.forward_func, inputs, baselines, target, additional_forward_args,
-                            perturbations_per_eval)
+        call = prepare_call(self.forward_func, inputs, target, additional_forward_args, perturbations_per_eval)
+        return self.attribute_call(call, baselines, feature_mask, perturbations_per_eval, show_progress)
+
+    def attribute_call(self, call: Call, baselines: Any = None, feature_mask: Any = None,
+                       perturbations_per_eval: int | None = None, show_progress: bool = False) -> TensorOrTuple:
+        base = call.baselines(baselines)
         groups = prepare_feature_mask(feature_mask, call.inputs)
         features = torch.arange(groups.n_features, device=call.inputs[0].device)
 
@@ -79,11 +83,11 @@ class FeatureAblation(PerturbationAttribution):
             removed = torch.arange(start, stop, device=features.device) - 1  # point 0: nothing removed
             return features.unsqueeze(0) != removed.unsqueeze(1)
 
-        values = scores(self.forward_func, call, groups.n_features + 1,
-                        presence_builder(call, groups, presence), perturbations_per_eval,
+        values = scores(call, groups.n_features + 1,
+                        presence_builder(call, base, groups, presence), perturbations_per_eval,
                         show_progress, f"{self.get_name()} attribution", groups)
         per_feature = (values[:1] - values[1:]).t()
-        return format_like(call.was_tuple, groups.spread(per_feature, call.inputs))
+        return call.finish(groups.spread(per_feature, call.inputs))
 
 
 def _per_input(name: str, value: Any, inputs: tuple[Tensor, ...], default: int | None) -> list[tuple[int, ...]]:
@@ -167,8 +171,8 @@ class Occlusion(FeatureAblation):
         perturbations_per_eval: int | None = None,
         show_progress: bool = False,
     ) -> TensorOrTuple:
-        call = prepare_call(self.forward_func, inputs, baselines, target, additional_forward_args,
-                            perturbations_per_eval)
+        call = prepare_call(self.forward_func, inputs, target, additional_forward_args, perturbations_per_eval)
+        base = call.baselines(baselines)
         shapes = _per_input("sliding_window_shapes", sliding_window_shapes, call.inputs, None)
         steps = _per_input("strides", strides, call.inputs, 1)
         windows = []
@@ -184,19 +188,19 @@ class Occlusion(FeatureAblation):
 
         def build(start: int, stop: int) -> tuple[Tensor, ...]:
             parts = []
-            for x, b, w, first in zip(call.inputs, call.baselines, windows, offsets):
+            for x, b, w, first in zip(call.inputs, base, windows, offsets):
                 point = torch.arange(start, stop, device=device) - first
                 inside = (point >= 0) & (point < w.n)
                 keep = ~(w.masks(point.clamp(0, w.n - 1)) & inside.view(-1, *([1] * (x.dim() - 1))))
                 parts.append(blend(x, b, keep.unsqueeze(1)))
             return tuple(parts)
 
-        values = scores(self.forward_func, call, offsets[-1], build, perturbations_per_eval,
+        values = scores(call, offsets[-1], build, perturbations_per_eval,
                         show_progress, f"{self.get_name()} attribution")
         differences = values[:1] - values[1:]
         attributions = [_window_means(w, differences[offsets[i] - 1:offsets[i + 1] - 1], x)
                         for i, (w, x) in enumerate(zip(windows, call.inputs))]
-        return format_like(call.was_tuple, attributions)
+        return call.finish(attributions)
 
 
 def _window_means(windows: _Windows, differences: Tensor, x: Tensor) -> Tensor:

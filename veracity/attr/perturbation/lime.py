@@ -15,11 +15,11 @@ from typing import Any, Callable, Iterator
 import torch
 from torch import Tensor
 
-from veracity._core.inputs import as_tuple, format_like, prepare_additional_args
-from veracity._core.targets import prepare_target
+from veracity._core.call import Call
+from veracity._core.inputs import as_tuple, format_like
 from veracity._core.validate import check_positive_int, fail
 from veracity.attr._base import PerturbationAttribution
-from veracity.attr.perturbation._engine import Call, prepare_call, presence_builder, scores
+from veracity.attr.perturbation._engine import OutputMode, prepare_call, presence_builder, scores
 from veracity.attr.perturbation._groups import prepare_feature_mask
 from veracity.attr.perturbation.kernels import (
     BernoulliSampler,
@@ -150,16 +150,16 @@ class LimeBase(PerturbationAttribution):
         weights = torch.stack([
             _as_weights(self.similarity_func(inputs, format_like(isinstance(inputs, tuple), m), z, **kwargs), batch)
             for m, z in zip(model_inputs, interpretable)])
-        call = Call(model_inputs[0], isinstance(inputs, tuple), batch, model_inputs[0],
-                    prepare_target(target, batch), prepare_additional_args(additional_forward_args))
+        call = Call.of(self.forward_func, model_inputs[0], target, additional_forward_args)
+        mode = OutputMode()
 
         def build(start: int, stop: int) -> tuple[Tensor, ...]:
             return tuple(torch.cat(parts) for parts in zip(*model_inputs[start:stop]))
 
-        values = scores(self.forward_func, call, len(samples), build, perturbations_per_eval, show_progress,
-                        f"{self.get_name()} attribution")
+        values = scores(call, len(samples), build, perturbations_per_eval, show_progress,
+                        f"{self.get_name()} attribution", mode=mode)
         design = _design(interpretable, batch)
-        if call.mode.per_batch:
+        if mode.per_batch:
             if design.dim() == 3:
                 fail("perturb_func", "one interpretable sample for the whole batch when forward_func returns "
                      "one scalar for the whole batch", f"samples of shape {tuple(design.shape[::2])} per example")
@@ -229,64 +229,68 @@ class Lime(LimeBase):
         generator: torch.Generator | None = None,
     ) -> TensorOrTuple:
         check_positive_int("n_samples", n_samples)
-        call = prepare_call(self.forward_func, inputs, baselines, target, additional_forward_args,
-                            perturbations_per_eval)
+        call = prepare_call(self.forward_func, inputs, target, additional_forward_args, perturbations_per_eval)
+        base = call.baselines(baselines)
         groups = prepare_feature_mask(feature_mask, call.inputs)
         device = call.inputs[0].device
-        presence = self._draw(call, groups, n_samples, generator).to(device)
+        presence = self._draw(call, base, groups, n_samples, generator).to(device)
         weights: dict[int, Tensor] = {}
-        presence_build = presence_builder(call, groups, lambda start, stop: presence[start:stop])
+        presence_build = presence_builder(call, base, groups, lambda start, stop: presence[start:stop])
+        mode = OutputMode()
 
         def build(start: int, stop: int) -> tuple[Tensor, ...]:
-            if call.mode.per_batch and presence.dim() == 3:
+            if mode.per_batch and presence.dim() == 3:
                 fail("perturb_func", "samples shared by the batch, (1, n_groups), when forward_func returns "
                      "one scalar for the whole batch", f"samples of shape {tuple(presence.shape[1:])}")
             return presence_build(start, stop)
 
         def weigh(start: int, stop: int, chunk: tuple[Tensor, ...]) -> None:
-            weights[start] = self._weigh(call, groups, chunk, presence[start:stop])
+            weights[start] = self._weigh(call, base, groups, chunk, presence[start:stop], mode)
 
-        values = scores(self.forward_func, call, presence.shape[0], build, perturbations_per_eval,
-                        show_progress, f"{self.get_name()} attribution", groups, weigh)
+        values = scores(call, presence.shape[0], build, perturbations_per_eval,
+                        show_progress, f"{self.get_name()} attribution", groups, weigh, mode)
         w = torch.cat([weights[s] for s in sorted(weights)]).t()
         design = presence.double() if presence.dim() == 2 else presence.transpose(0, 1).double()
         coefs = fit_surrogates(self.interpretable_model, design, values.t(), w).to(values)
         if not return_input_shape:
             return coefs
-        return format_like(call.was_tuple, groups.spread(coefs, call.inputs))
+        return call.finish(groups.spread(coefs, call.inputs))
 
-    def _callback_kwargs(self, call: Call, groups: Any) -> dict[str, Any]:
-        return {"baselines": format_like(call.was_tuple, call.baselines),
-                "feature_mask": format_like(call.was_tuple, groups.ids), "num_interp_features": groups.n_features}
+    def _callback_kwargs(self, call: Call, base: tuple[Tensor, ...], groups: Any) -> dict[str, Any]:
+        return {"baselines": call.finish(base),
+                "feature_mask": call.finish(groups.ids), "num_interp_features": groups.n_features}
 
-    def _draw(self, call: Call, groups: Any, n_samples: int, generator: torch.Generator | None) -> Tensor:
+    def _draw(self, call: Call, base: tuple[Tensor, ...], groups: Any, n_samples: int,
+              generator: torch.Generator | None) -> Tensor:
         """Interpretable samples, boolean ``(n, n_groups)`` or ``(n, batch, n_groups)``."""
         if hasattr(self.perturb_func, "draw"):
             return self.perturb_func.draw(n_samples, groups.n_features, generator, call.inputs[0].device)
-        original = format_like(call.was_tuple, call.inputs)
-        samples = _take(_sample_stream(self.perturb_func, original, self._callback_kwargs(call, groups)), n_samples)
+        original = call.finish(call.inputs)
+        kwargs = self._callback_kwargs(call, base, groups)
+        samples = _take(_sample_stream(self.perturb_func, original, kwargs), n_samples)
         design = _design(samples, call.batch)
         if design.shape[-1] != groups.n_features:
             fail("perturb_func", f"samples with {groups.n_features} interpretable features", tuple(design.shape))
         return (design != 0) if design.dim() == 2 else (design != 0).transpose(0, 1)
 
-    def _weigh(self, call: Call, groups: Any, chunk: tuple[Tensor, ...], presence: Tensor) -> Tensor:
+    def _weigh(self, call: Call, base: tuple[Tensor, ...], groups: Any, chunk: tuple[Tensor, ...],
+               presence: Tensor, mode: OutputMode) -> Tensor:
         """Sample weights of one chunk of points, ``(k, rows)``: per example, or per whole batch
         (one instance of ``span = batch`` rows) when the model scores the whole batch."""
-        k, batch, rows = presence.shape[0], call.batch, call.rows
+        k, batch, rows = presence.shape[0], call.batch, 1 if mode.per_batch else call.batch
         span = batch // rows
         if hasattr(self.similarity_func, "batch"):
             original = torch.cat([x.reshape(rows, -1) for x in call.inputs], 1)
             perturbed = torch.cat([c.reshape(k, rows, -1) for c in chunk], 2)
             weights = self.similarity_func.batch(original, perturbed, presence)
             return (weights.unsqueeze(1) if weights.dim() == 1 else weights).expand(k, rows)
-        kwargs = self._callback_kwargs(call, groups)
+        kwargs = self._callback_kwargs(call, base, groups)
         result = []
         for p in range(k):
             z = presence[p] if presence.dim() == 3 else presence[p].expand(rows, -1)
             result.append(torch.stack([_as_weights(self.similarity_func(
-                format_like(call.was_tuple, tuple(x[b * span:(b + 1) * span] for x in call.inputs)),
-                format_like(call.was_tuple, tuple(c[p * batch + b * span:p * batch + (b + 1) * span] for c in chunk)),
+                call.finish(tuple(x[b * span:(b + 1) * span] for x in call.inputs)),
+                call.finish(tuple(c[p * batch + b * span:p * batch + (b + 1) * span] for c in chunk)),
                 z[b:b + 1].long(), **kwargs), 1)[0] for b in range(rows)]))
         return torch.stack(result)
 

@@ -7,7 +7,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from veracity._core.inputs import format_like
+from veracity._core.call import Call
 from veracity._core.validate import fail
 from veracity.attr._base import PerturbationAttribution
 from veracity.attr.perturbation._engine import prepare_call, scores
@@ -71,8 +71,11 @@ class FeaturePermutation(PerturbationAttribution):
         **kwargs: Any,
     ) -> TensorOrTuple:
         check_no_extra(kwargs)
-        call = prepare_call(self.forward_func, inputs, None, target, additional_forward_args,
-                            perturbations_per_eval)
+        call = prepare_call(self.forward_func, inputs, target, additional_forward_args, perturbations_per_eval)
+        return self.attribute_call(call, feature_mask, perturbations_per_eval, show_progress, generator=generator)
+
+    def attribute_call(self, call: Call, feature_mask: Any = None, perturbations_per_eval: int | None = None,
+                       show_progress: bool = False, *, generator: torch.Generator | None = None) -> TensorOrTuple:
         if call.batch < 2:
             fail("inputs", "a batch of at least 2 examples (features are permuted across the batch)",
                  f"batch size {call.batch}")
@@ -94,7 +97,7 @@ class FeaturePermutation(PerturbationAttribution):
                 parts.append(mixed.expand(stop - start, *x.shape).reshape(-1, *x.shape[1:]))
             return tuple(parts)
 
-        values = scores(self.forward_func, call, groups.n_features + 1, build, perturbations_per_eval,
+        values = scores(call, groups.n_features + 1, build, perturbations_per_eval,
                         show_progress, f"{self.get_name()} attribution", groups)
         per_feature = (values[:1] - values[1:]).t()
-        return format_like(call.was_tuple, groups.spread(per_feature, call.inputs))
+        return call.finish(groups.spread(per_feature, call.inputs))

@@ -10,7 +10,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from veracity._core.inputs import format_like
 from veracity._core.validate import check_positive_int, fail
 from veracity.attr._base import PerturbationAttribution
 from veracity.attr.perturbation._engine import blend, prepare_call, scores
@@ -99,24 +98,24 @@ class RISE(PerturbationAttribution):
         check_positive_int("n_masks", n_masks)
         if isinstance(p_keep, bool) or not isinstance(p_keep, (int, float)) or not 0 < p_keep <= 1:
             fail("p_keep", "a probability in (0, 1]", p_keep)
-        call = prepare_call(self.forward_func, inputs, baselines, target, additional_forward_args,
-                            perturbations_per_eval)
+        call = prepare_call(self.forward_func, inputs, target, additional_forward_args, perturbations_per_eval)
+        base = call.baselines(baselines)
         families = [_MaskFamily(x, n_masks, mask_resolution, float(p_keep), generator) for x in call.inputs]
 
         def build(start: int, stop: int) -> tuple[Tensor, ...]:
             return tuple(blend(x, b, f.broadcastable(f.masks(start, stop)))
-                         for x, b, f in zip(call.inputs, call.baselines, families))
+                         for x, b, f in zip(call.inputs, base, families))
 
-        values = scores(self.forward_func, call, n_masks, build, perturbations_per_eval, show_progress,
+        values = scores(call, n_masks, build, perturbations_per_eval, show_progress,
                         f"{self.get_name()} attribution")
         step = max(1, (1 << 22) // max(math.prod(families[0].spatial), 1))
         attributions = []
         for x, family in zip(call.inputs, families):
-            total = torch.zeros(call.rows, math.prod(family.spatial), dtype=values.dtype, device=values.device)
+            total = torch.zeros(values.shape[1], math.prod(family.spatial), dtype=values.dtype, device=values.device)
             for start in range(0, n_masks, step):
                 stop = min(n_masks, start + step)
                 masks = family.masks(start, stop).reshape(stop - start, -1).to(values.dtype)
                 total += values[start:stop].t() @ masks
-            saliency = (total / (n_masks * p_keep)).view(call.rows, *family.broadcastable(total[:1]).shape[2:])
-            attributions.append(saliency.expand(call.rows, *x.shape[1:]).contiguous())
-        return format_like(call.was_tuple, attributions)
+            saliency = (total / (n_masks * p_keep)).view(values.shape[1], *family.broadcastable(total[:1]).shape[2:])
+            attributions.append(saliency.expand(values.shape[1], *x.shape[1:]).contiguous())
+        return call.finish(attributions)

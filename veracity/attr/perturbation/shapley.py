@@ -9,7 +9,6 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from veracity._core.inputs import format_like
 from veracity._core.validate import check_positive_int, fail
 from veracity.attr._base import PerturbationAttribution
 from veracity.attr.perturbation._engine import coalition_matrix, prepare_call, presence_builder, scores
@@ -67,8 +66,8 @@ class ShapleyValueSampling(PerturbationAttribution):
     ) -> TensorOrTuple:
         check_no_extra(kwargs)
         check_positive_int("n_samples", n_samples)
-        call = prepare_call(self.forward_func, inputs, baselines, target, additional_forward_args,
-                            perturbations_per_eval)
+        call = prepare_call(self.forward_func, inputs, target, additional_forward_args, perturbations_per_eval)
+        base = call.baselines(baselines)
         groups = prepare_feature_mask(feature_mask, call.inputs)
         n = groups.n_features
         device = call.inputs[0].device
@@ -82,8 +81,8 @@ class ShapleyValueSampling(PerturbationAttribution):
             size = torch.where(point == 0, 0, torch.where(point == 1, n, (point - 2) % max(inner, 1) + 1))
             return ranks[sample] < size.unsqueeze(1)
 
-        values = scores(self.forward_func, call, 2 + n_samples * inner,
-                        presence_builder(call, groups, presence), perturbations_per_eval,
+        values = scores(call, 2 + n_samples * inner,
+                        presence_builder(call, base, groups, presence), perturbations_per_eval,
                         show_progress, f"{self.get_name()} attribution", groups)
         batch = values.shape[1]
         path = torch.cat([values[0].expand(n_samples, 1, batch),
@@ -93,7 +92,7 @@ class ShapleyValueSampling(PerturbationAttribution):
         per_feature = torch.zeros(n, batch, dtype=values.dtype, device=device)
         per_feature.index_add_(0, orders.reshape(-1), marginal.reshape(-1, batch))
         per_feature = (per_feature / n_samples).t()
-        return format_like(call.was_tuple, groups.spread(per_feature, call.inputs))
+        return call.finish(groups.spread(per_feature, call.inputs))
 
 
 def exact_shapley(values: Tensor, n: int) -> Tensor:
@@ -144,8 +143,8 @@ class ShapleyValues(ShapleyValueSampling):
         **kwargs: Any,
     ) -> TensorOrTuple:
         check_no_extra(kwargs)
-        call = prepare_call(self.forward_func, inputs, baselines, target, additional_forward_args,
-                            perturbations_per_eval)
+        call = prepare_call(self.forward_func, inputs, target, additional_forward_args, perturbations_per_eval)
+        base = call.baselines(baselines)
         groups = prepare_feature_mask(feature_mask, call.inputs)
         n = groups.n_features
         if n > MAX_EXACT_FEATURES:
@@ -159,6 +158,6 @@ class ShapleyValues(ShapleyValueSampling):
         def presence(start: int, stop: int) -> Tensor:
             return coalition_matrix(torch.arange(start, stop, device=device), n)
 
-        values = scores(self.forward_func, call, 2 ** n, presence_builder(call, groups, presence),
+        values = scores(call, 2 ** n, presence_builder(call, base, groups, presence),
                         perturbations_per_eval, show_progress, f"{self.get_name()} attribution", groups)
-        return format_like(call.was_tuple, groups.spread(exact_shapley(values, n), call.inputs))
+        return call.finish(groups.spread(exact_shapley(values, n), call.inputs))
