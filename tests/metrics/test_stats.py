@@ -1,9 +1,9 @@
-"""The shared row statistics in `veracity.metrics._stats` and the public wrappers over them."""
+"""The shared row statistics in `veracity.metrics._engine.stats` and the public wrappers over them."""
 
 import pytest
 import torch
 
-from veracity.metrics._stats import average_ranks, correlation, pearson_rows, spearman_rows
+from veracity.metrics._engine.stats import average_ranks, correlation, pearson_rows, spearman_rows
 from veracity.metrics.similarity import pearson, rank, spearman
 
 

@@ -1,27 +1,28 @@
 """Evaluation of attributions: can this explanation be trusted?
 
-One module per category; each lists its public names in ``__all__``.
-
-The submodules are bound here under private aliases only: the function
-:func:`veracity.metrics.evaluate` shares its name with the module
-``veracity.metrics.evaluate``, and the package attribute must be the function (the star import of
-``veracity.metrics.evaluate`` below rebinds it from the submodule to the function).
+One subpackage per category (``faithfulness``, ``robustness``, ``localisation``, ``complexity``,
+``axiomatic``, ``randomisation``, ``similarity``), each listing its public names in
+``__all__``; :mod:`~veracity.metrics.grid` runs every method against every metric
+(:func:`evaluate`), :mod:`veracity.metrics.plot` draws curves (import it explicitly; matplotlib
+is optional). Captum's ``captum.metrics`` names (``infidelity``,
+``infidelity_perturb_func_decorator``, ``sensitivity_max``) live in their categories and are
+importable from here. The shared machinery is in the private ``_engine``.
 """
 
-from veracity.metrics import axiomatic as _axiomatic
-from veracity.metrics import captum_compat as _captum_compat
-from veracity.metrics import complexity as _complexity
-from veracity.metrics import evaluate as _evaluate_module
-from veracity.metrics import faithfulness as _faithfulness
-from veracity.metrics import localisation as _localisation
-from veracity.metrics import randomisation as _randomisation
-from veracity.metrics import robustness as _robustness
-from veracity.metrics import similarity as _similarity
+from veracity.metrics import (
+    axiomatic,
+    complexity,
+    faithfulness,
+    grid,
+    localisation,
+    randomisation,
+    robustness,
+    similarity,
+)
 from veracity.metrics.axiomatic import *  # noqa: F403
-from veracity.metrics.captum_compat import *  # noqa: F403
 from veracity.metrics.complexity import *  # noqa: F403
-from veracity.metrics.evaluate import *  # noqa: F403
 from veracity.metrics.faithfulness import *  # noqa: F403
+from veracity.metrics.grid import *  # noqa: F403
 from veracity.metrics.localisation import *  # noqa: F403
 from veracity.metrics.randomisation import *  # noqa: F403
 from veracity.metrics.robustness import *  # noqa: F403
@@ -29,7 +30,7 @@ from veracity.metrics.similarity import *  # noqa: F403
 
 __all__ = [
     name
-    for module in (_axiomatic, _captum_compat, _complexity, _evaluate_module, _faithfulness,
-                   _localisation, _randomisation, _robustness, _similarity)
-    for name in module.__all__
+    for package in (axiomatic, complexity, faithfulness, localisation, randomisation, robustness,
+                    similarity, grid)
+    for name in package.__all__
 ]

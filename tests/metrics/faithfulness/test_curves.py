@@ -18,7 +18,7 @@ from veracity.metrics import (
     road,
     selectivity,
 )
-from veracity.metrics._imputation import linear_imputation
+from veracity.metrics._engine.imputation import linear_imputation
 
 
 def linear(features: int = 6, seed: int = 0) -> nn.Linear:

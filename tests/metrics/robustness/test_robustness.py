@@ -20,7 +20,7 @@ from veracity.metrics import (
     relative_representation_stability,
     top_k_intersection_under_perturbation,
 )
-from veracity.metrics._perturbed import uniform_noise
+from veracity.metrics._engine.perturbed import uniform_noise
 
 
 def _linear(features: int = 5, outputs: int = 3) -> nn.Linear:

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from veracity._core.engine import Points, forward_points, warn_if_training
 from veracity._core.inputs import prepare_additional_args, prepare_baselines, prepare_inputs
+from veracity._core.seeding import random_uniform
 from veracity._core.targets import TargetIndex, prepare_target
 from veracity._core.validate import check_choice, fail
 
@@ -30,30 +31,6 @@ MaskFn = Callable[[int, int], Tensor]
 FillFn = Callable[[int, int, Tensor, Tensor], Tensor]
 ORDERS = ("morf", "lerf", "random")
 BASELINE_NAMES = ("black", "white", "mean", "zeros", "uniform")
-
-
-def make_generator(generator: torch.Generator | None, seed: int | None) -> torch.Generator | None:
-    """The user's generator, or a fresh one seeded with ``seed``, or None (torch's global RNG)."""
-    if generator is not None:
-        if not isinstance(generator, torch.Generator):
-            fail("generator", "a torch.Generator or None", generator, TypeError)
-        return generator
-    if seed is not None:
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            fail("seed", "an integer or None", seed, TypeError)
-        return torch.Generator().manual_seed(seed)
-    return None
-
-
-def random_uniform(shape: tuple[int, ...], generator: torch.Generator | None, like: Tensor) -> Tensor:
-    """U[0, 1) drawn on the generator's device, then moved to ``like``'s device and dtype."""
-    device = generator.device if generator is not None else like.device
-    return torch.rand(shape, generator=generator, device=device).to(like.device, like.dtype)
-
-
-def random_normal(shape: tuple[int, ...], generator: torch.Generator | None, like: Tensor) -> Tensor:
-    device = generator.device if generator is not None else like.device
-    return torch.randn(shape, generator=generator, device=device).to(like.device, like.dtype)
 
 
 def check_attributions(inputs: Tensor, attributions: Any, name: str = "attributions") -> Tensor:
@@ -276,3 +253,21 @@ def metric_call(model: Callable[..., Tensor], inputs: Any, attributions: Any, ta
     return MetricCall(scored, x, attributions, prepare_target(target, batch),
                       prepare_additional_args(additional_forward_args), perturbations_per_eval,
                       show_progress)
+
+
+def ordered_curve(call: MetricCall, *, order: str, baseline: Any, generator: Any,
+                  features_in_step: int | None = None, n_steps: int | None = None,
+                  patch_size: int | None = None, feature_mask: Tensor | None = None,
+                  reduce: str = "sum", insert: bool = False, counts: Tensor | None = None,
+                  fill: Any = None) -> tuple[Tensor, Tensor]:
+    """The curve of outputs as features leave in ``order``: ``(batch, steps)`` and fractions."""
+    shape = tuple(call.attributions.shape)
+    ids, n_features = feature_ids(shape, patch_size, feature_mask)
+    scores, sizes = group_scores(call.attributions, ids, n_features, reduce)
+    ranks = element_ranks(group_order(scores, sizes, order, generator), ids, shape)
+    if counts is None:
+        counts = step_counts(n_features, features_in_step, n_steps)
+    if fill is None:
+        fill = replacement_values(call.inputs, baseline, generator)
+    curve = call.curve(ranks, counts, fill, insert=insert, desc=f"{order} curve")
+    return curve, counts.float() / n_features

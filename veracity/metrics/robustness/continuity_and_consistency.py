@@ -1,5 +1,5 @@
 """Continuity (along translations) and consistency (same explanation, same prediction?);
-re-exported by :mod:`veracity.metrics.robustness`."""
+shared machinery as :mod:`.sensitivity`."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import torch
 from torch import Tensor
 
 from veracity._core.validate import check_positive_int, fail
-from veracity.metrics._explain import (
+from veracity.metrics._engine.explain import (
     as_explain_func,
     check_attributions,
     check_input_tensor,
     explain_checked,
 )
-from veracity.metrics._perturbed import model_outputs, per_example_norm, perturbation_scores
+from veracity.metrics._engine.perturbed import model_outputs, per_example_norm, perturbation_scores
 
 __all__ = ["continuity", "consistency"]
 

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from veracity._core.seeding import point_generator, point_seeds
 from veracity._core.validate import check_non_negative
-from veracity.metrics._perturbation_curves import FillFn
+from veracity.metrics._engine.curves import FillFn
 
 _WEIGHTS = ((1 / 12, 1 / 6, 1 / 12), (1 / 6, 0.0, 1 / 6), (1 / 12, 1 / 6, 1 / 12))
 

@@ -15,11 +15,12 @@ from torch import Tensor, nn
 
 from veracity._core.engine import outputs_at, warn_if_training
 from veracity._core.inputs import prepare_additional_args, prepare_baselines, prepare_inputs, sum_per_example
+from veracity._core.seeding import make_generator
 from veracity._core.targets import prepare_target
 from veracity._core.validate import check_positive_int, fail
-from veracity.metrics._explain import inputs_with_attributions
-from veracity.metrics._perturbation_curves import make_generator, metric_call
-from veracity.metrics.faithfulness_subsets import _step_groups, single_group_outputs
+from veracity.metrics._engine.curves import metric_call
+from veracity.metrics._engine.explain import inputs_with_attributions
+from veracity.metrics._engine.subsets import single_group_outputs, step_groups
 
 __all__ = ["completeness", "non_sensitivity", "input_invariance"]
 
@@ -80,7 +81,7 @@ def non_sensitivity(model: Model, inputs: Tensor, attributions: Tensor, target: 
     call = metric_call(model, inputs, attributions.abs() if isinstance(attributions, Tensor)
                        else attributions, target, additional_forward_args, softmax,
                        perturbations_per_eval, show_progress)
-    group_of, n_groups, sums = _step_groups(call, features_in_step, "morf")
+    group_of, n_groups, sums = step_groups(call, features_in_step, "morf")
     outputs = single_group_outputs(call, group_of, n_groups, n_samples, baseline,
                                    make_generator(generator, seed))
     change = (outputs - call.original()[:, None, None]).abs().amax(1)

@@ -3,8 +3,8 @@
 Adebayo et al., "Sanity Checks for Saliency Maps" (NeurIPS 2018): re-initialise the model's
 layers (cascading from the logits down, from the input up, or one at a time) and compare the
 explanations before and after. A method whose maps stay similar does not explain the model.
-Lower similarity = the method passes. Also the random-logit test (Sixt et al. 2020), the data
-randomisation test, SmoothMPRT and EfficientMPRT (Hedström et al. 2023).
+Lower similarity = the method passes. The checks built on this (random logit, data
+randomisation, SmoothMPRT, EfficientMPRT) are in :mod:`.checks`.
 
 The user's model is never modified: all randomisation happens on a deep copy.
 """
@@ -19,13 +19,13 @@ import torch
 from torch import Tensor, nn
 
 from veracity._core.validate import check_choice, fail
-from veracity.metrics._explain import (
+from veracity.metrics._engine.explain import (
     as_explain_func,
     check_attributions,
     check_input_tensor,
     explain_checked,
 )
-from veracity.metrics.similarity import against_reference, spearman, spearman_abs
+from veracity.metrics.similarity.correlations import against_reference, spearman, spearman_abs
 
 __all__ = [
     "RandomisationResult", "randomisable_layers", "randomise_layer", "randomised_models",
@@ -175,7 +175,7 @@ def model_parameter_randomisation(
     inputs = check_input_tensor(inputs)
     check_seed(seed)
     explain = as_explain_func(explain_func)
-    similarities = _check_similarities(similarity_funcs)
+    similarities = check_similarities(similarity_funcs)
     if attributions is None:
         original = explain_checked(explain, model, inputs, target)
     else:
@@ -194,7 +194,7 @@ def model_parameter_randomisation(
     return RandomisationResult(stages, scores, original, stacked if keep_maps else None)
 
 
-def _check_similarities(similarity_funcs: dict[str, Similarity] | None) -> dict[str, Similarity]:
+def check_similarities(similarity_funcs: dict[str, Similarity] | None) -> dict[str, Similarity]:
     if similarity_funcs is None:
         return dict(DEFAULT_SIMILARITIES)
     if not isinstance(similarity_funcs, dict) or not similarity_funcs or not all(
@@ -209,10 +209,3 @@ def check_seed(seed: Any) -> int:
         fail("seed", "an integer", seed, TypeError)
     return seed
 
-
-# the checks built on the above (random logit, data randomisation, SmoothMPRT, EfficientMPRT)
-# are re-exported here, so the whole randomisation family is one import
-from veracity.metrics import randomisation_checks as _checks  # noqa: E402
-from veracity.metrics.randomisation_checks import *  # noqa: E402,F401,F403
-
-__all__ += _checks.__all__

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from veracity._core.validate import fail
-from veracity.metrics._stats import average_ranks
+from veracity.metrics._engine.stats import average_ranks
 
 __all__ = ["pointing_game", "attribution_localisation", "top_k_intersection",
            "relevance_rank_accuracy", "relevance_mass_accuracy", "roc_auc", "focus"]

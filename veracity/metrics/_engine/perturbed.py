@@ -14,8 +14,9 @@ import torch
 from torch import Tensor
 
 from veracity._core.engine import Points, forward_points, points_per_chunk, run_chunks
+from veracity._core.seeding import derived_point_generator
 from veracity._core.validate import check_choice, check_positive_int
-from veracity.metrics._explain import (
+from veracity.metrics._engine.explain import (
     ExplainFunc,
     as_explain_func,
     check_attributions,
@@ -28,15 +29,10 @@ PerturbFn = Callable[[int, Tensor], Tensor]
 ConsumeFn = Callable[[int, int, Tensor, Tensor, "Tensor | None"], None]
 
 
-def point_generator(seed: int, point: int, device: torch.device) -> torch.Generator:
-    """A generator for one point: draws do not depend on how the points are chunked."""
-    return torch.Generator(device=device).manual_seed(seed * 1_000_003 + point)
-
-
 def uniform_noise(radius: float, seed: int) -> PerturbFn:
     """``x + U[-radius, radius]`` per feature (the L-infinity ball of Yeh et al.)."""
     def perturb(point: int, x: Tensor) -> Tensor:
-        g = point_generator(seed, point, x.device)
+        g = derived_point_generator(seed, point, x.device)
         return x + (torch.rand(x.shape, generator=g, device=x.device, dtype=x.dtype) * 2 - 1) * radius
     return perturb
 
@@ -44,7 +40,7 @@ def uniform_noise(radius: float, seed: int) -> PerturbFn:
 def gaussian_noise(std: float, seed: int, mean: float = 0.0) -> PerturbFn:
     """``x + N(mean, std^2)`` per feature."""
     def perturb(point: int, x: Tensor) -> Tensor:
-        g = point_generator(seed, point, x.device)
+        g = derived_point_generator(seed, point, x.device)
         return x + torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype) * std + mean
     return perturb
 

@@ -15,8 +15,8 @@ import torch
 from torch import Tensor
 
 from veracity._core.validate import check_positive_int, fail
-from veracity.metrics._explain import as_explain_func, check_input_tensor, explain_checked
-from veracity.metrics._registry import Context, Metric, as_metric, builtin_metrics
+from veracity.metrics._engine.explain import as_explain_func, check_input_tensor, explain_checked
+from veracity.metrics._grid_metrics import Context, Metric, as_metric, builtin_metrics
 
 __all__ = ["evaluate", "EvaluationTable", "Cell", "Metric", "Context", "bootstrap_interval",
            "builtin_metrics"]

@@ -2,11 +2,11 @@
 
 Each metric correlates, per example, what the attribution says a perturbation should do
 with what the model does. All perturbations go through the shared engine
-(:meth:`~veracity.metrics._perturbation_curves.MetricCall.outputs`) in budgeted chunks;
+(:meth:`~veracity.metrics._engine.curves.MetricCall.outputs`) in budgeted chunks;
 random subsets come from one seed per point (drawn up front from ``generator`` / ``seed``),
 so results do not depend on the chunk size. Correlations are NaN (documented) where the
 attribution sums or the output changes are constant over the perturbations.
-Shared keyword arguments are those of :mod:`veracity.metrics.faithfulness_curves`.
+Shared keyword arguments are those of :mod:`veracity.metrics.faithfulness.curves`.
 """
 
 from __future__ import annotations
@@ -16,91 +16,17 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from veracity._core.seeding import point_generator, point_seeds
+from veracity._core.seeding import make_generator
 from veracity._core.validate import check_positive_int, fail
-from veracity.metrics._perturbation_curves import (
-    MetricCall,
-    feature_ids,
-    group_order,
-    group_scores,
-    make_generator,
-    metric_call,
-    replacement_values,
-)
-from veracity.metrics._stats import pearson_rows, spearman_rows
-from veracity.metrics.faithfulness_curves import CurveResult
+from veracity.metrics._engine.curves import metric_call
+from veracity.metrics._engine.stats import pearson_rows, spearman_rows
+from veracity.metrics._engine.subsets import random_subset_outputs, single_group_outputs, step_groups
+from veracity.metrics.faithfulness.curves import CurveResult
 
 __all__ = ["faithfulness_correlation", "faithfulness_estimate", "monotonicity_correlation",
            "sensitivity_n"]
 
 Model = Callable[..., Tensor]
-
-
-def random_subset_outputs(call: MetricCall, sizes: list[int], baseline: Any,
-                          generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
-    """Outputs with a random subset of ``sizes[p]`` attribution elements removed, per point.
-
-    Returns ``(batch, points)`` outputs and the attribution sums over each subset.
-    """
-    a_flat = call.attributions.reshape(call.batch, -1)
-    fill = replacement_values(call.inputs, baseline, generator)
-    seeds = point_seeds(len(sizes), generator)
-    sums: dict[int, Tensor] = {}
-
-    def mask_fn(start: int, stop: int) -> Tensor:
-        masks = []
-        for p in range(start, stop):
-            keys = torch.rand(a_flat.shape, generator=point_generator(seeds[p], a_flat.device),
-                              device=a_flat.device)
-            picked = keys.topk(sizes[p], dim=1, sorted=False).indices
-            chosen = torch.zeros_like(keys, dtype=torch.bool).scatter_(1, picked, True)
-            sums[p] = a_flat.gather(1, picked).sum(1)
-            masks.append(chosen)
-        return torch.stack(masks).view(stop - start, *call.attributions.shape)
-
-    outputs = call.outputs(len(sizes), mask_fn, fill, desc="random subsets")
-    return outputs, torch.stack([sums[p] for p in range(len(sizes))], 1)
-
-
-def single_group_outputs(call: MetricCall, group_of: Tensor, n_groups: int, n_samples: int,
-                         baseline: Any, generator: torch.Generator | None) -> Tensor:
-    """Outputs with one group removed at a time, ``n_samples`` fills each: ``(batch, samples, groups)``.
-
-    ``group_of`` labels every attribution element with its group (per example). Points are
-    sample-major; sample ``s`` draws its fill (e.g. uniform noise) from its own seed.
-    """
-    seeds = point_seeds(n_samples, generator)
-    fills: dict[int, Tensor] = {}
-
-    def fill_for(sample: int) -> Tensor:
-        if sample not in fills:
-            fills.clear()
-            fills[sample] = replacement_values(
-                call.inputs, baseline, point_generator(seeds[sample], call.inputs.device))
-        return fills[sample]
-
-    def mask_fn(start: int, stop: int) -> Tensor:
-        groups = torch.arange(start, stop, device=group_of.device) % n_groups
-        return group_of.unsqueeze(0) == groups.view(-1, *[1] * group_of.dim())
-
-    def fill(start: int, stop: int, stacked: Tensor, mask: Tensor) -> Tensor:
-        values = torch.stack([fill_for(p // n_groups) for p in range(start, stop)])
-        return torch.where(mask, values, stacked)
-
-    outputs = call.outputs(n_samples * n_groups, mask_fn, fill, desc="single groups")
-    return outputs.view(call.batch, n_samples, n_groups)
-
-
-def _step_groups(call: MetricCall, features_in_step: int, order: str) -> tuple[Tensor, int, Tensor]:
-    """Groups of ``features_in_step`` consecutive features in attribution order, and their sums."""
-    check_positive_int("features_in_step", features_in_step)
-    shape = tuple(call.attributions.shape)
-    ids, n = feature_ids(shape)
-    scores, sizes = group_scores(call.attributions, ids, n)
-    group_of = group_order(scores, sizes, order) // features_in_step
-    n_groups = -(-n // features_in_step)
-    sums = scores.new_zeros(call.batch, n_groups).scatter_add_(1, group_of, scores)
-    return group_of.view(shape), n_groups, sums
 
 
 def faithfulness_correlation(model: Model, inputs: Tensor, attributions: Tensor,
@@ -156,7 +82,7 @@ def faithfulness_estimate(model: Model, inputs: Tensor, attributions: Tensor, ta
     """
     call = metric_call(model, inputs, attributions, target, additional_forward_args, softmax,
                        perturbations_per_eval, show_progress)
-    group_of, n_groups, sums = _step_groups(call, features_in_step, "morf")
+    group_of, n_groups, sums = step_groups(call, features_in_step, "morf")
     outputs = single_group_outputs(call, group_of, n_groups, 1, baseline, None)[:, 0]
     return pearson_rows(sums, call.original()[:, None] - outputs)
 
@@ -189,7 +115,7 @@ def monotonicity_correlation(model: Model, inputs: Tensor, attributions: Tensor,
         attributions = attributions.abs()
     call = metric_call(model, inputs, attributions, target, additional_forward_args, softmax,
                        perturbations_per_eval, show_progress)
-    group_of, n_groups, sums = _step_groups(call, features_in_step, "lerf")
+    group_of, n_groups, sums = step_groups(call, features_in_step, "lerf")
     generator = make_generator(generator, seed)
     outputs = single_group_outputs(call, group_of, n_groups, nr_samples, baseline, generator)
     original = call.original()

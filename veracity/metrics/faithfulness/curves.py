@@ -1,6 +1,9 @@
 """Faithfulness by perturbation curves: remove (or insert) features in attribution order.
 
-Every metric here is one call of the shared engine (:mod:`._perturbation_curves`): the
+Deletion / insertion, pixel flipping, selectivity, ABPC and monotonicity here; region
+perturbation and IROF in :mod:`.regions`, ROAD in :mod:`.remove_and_debias`.
+
+Every metric here is one call of the shared engine (:mod:`veracity.metrics._engine.curves`): the
 attribution ranks the features (elements, patches or segments), ``counts`` says how many are
 removed at each step, and the whole ``(steps x examples)`` grid is evaluated in budgeted
 chunks. Curves include the unperturbed point (step 0) and the fully perturbed one; the
@@ -23,23 +26,13 @@ from typing import Any, Callable, NamedTuple
 import torch
 from torch import Tensor
 
-from veracity._core.validate import check_choice, fail
-from veracity.metrics._imputation import noisy_linear_imputation_fill
-from veracity.metrics._perturbation_curves import (
-    MetricCall,
-    element_ranks,
-    feature_ids,
-    group_order,
-    group_scores,
-    make_generator,
-    metric_call,
-    replacement_values,
-    step_counts,
-)
-from veracity.metrics._stats import trapezoid_auc
+from veracity._core.seeding import make_generator
+from veracity._core.validate import fail
+from veracity.metrics._engine.curves import feature_ids, metric_call, ordered_curve
+from veracity.metrics._engine.stats import trapezoid_auc
 
-__all__ = ["CurveResult", "deletion", "insertion", "pixel_flipping", "region_perturbation",
-           "selectivity", "irof", "road", "abpc", "monotonicity"]
+__all__ = ["CurveResult", "deletion", "insertion", "pixel_flipping", "selectivity", "abpc",
+           "monotonicity"]
 
 Model = Callable[..., Tensor]
 
@@ -52,26 +45,8 @@ class CurveResult(NamedTuple):
     fractions: Tensor
 
 
-def _result(score: Tensor, curve: Tensor, fractions: Tensor, return_curve: bool) -> Any:
+def curve_result(score: Tensor, curve: Tensor, fractions: Tensor, return_curve: bool) -> Any:
     return CurveResult(score, curve, fractions) if return_curve else score
-
-
-def _ordered_curve(call: MetricCall, *, order: str, baseline: Any, generator: Any,
-                   features_in_step: int | None = None, n_steps: int | None = None,
-                   patch_size: int | None = None, feature_mask: Tensor | None = None,
-                   reduce: str = "sum", insert: bool = False, counts: Tensor | None = None,
-                   fill: Any = None) -> tuple[Tensor, Tensor]:
-    """The curve of outputs as features leave in ``order``: ``(batch, steps)`` and fractions."""
-    shape = tuple(call.attributions.shape)
-    ids, n_features = feature_ids(shape, patch_size, feature_mask)
-    scores, sizes = group_scores(call.attributions, ids, n_features, reduce)
-    ranks = element_ranks(group_order(scores, sizes, order, generator), ids, shape)
-    if counts is None:
-        counts = step_counts(n_features, features_in_step, n_steps)
-    if fill is None:
-        fill = replacement_values(call.inputs, baseline, generator)
-    curve = call.curve(ranks, counts, fill, insert=insert, desc=f"{order} curve")
-    return curve, counts.float() / n_features
 
 
 def _curve_metric(model: Model, inputs: Any, attributions: Any, target: Any, *, insert: bool,
@@ -81,11 +56,11 @@ def _curve_metric(model: Model, inputs: Any, attributions: Any, target: Any, *, 
                   patch_size: int | None = None, feature_mask: Tensor | None = None) -> Any:
     call = metric_call(model, inputs, attributions, target, additional_forward_args, softmax,
                        perturbations_per_eval, show_progress)
-    curve, fractions = _ordered_curve(
+    curve, fractions = ordered_curve(
         call, order=order, baseline=baseline, generator=make_generator(generator, seed),
         features_in_step=features_in_step, n_steps=n_steps, patch_size=patch_size,
         feature_mask=feature_mask, insert=insert)
-    return _result(trapezoid_auc(curve, fractions), curve, fractions, return_curve)
+    return curve_result(trapezoid_auc(curve, fractions), curve, fractions, return_curve)
 
 
 def _rise_curve_metric(arguments: dict[str, Any], *, insert: bool) -> Any:
@@ -171,43 +146,6 @@ def pixel_flipping(model: Model, inputs: Tensor, attributions: Tensor, target: A
                     generator=generator, seed=seed, return_curve=return_curve)
 
 
-def region_perturbation(model: Model, inputs: Tensor, attributions: Tensor, target: Any = None,
-                        *, patch_size: int = 8, regions_evaluation: int = 100, order: str = "morf",
-                        baseline: Any = "uniform", feature_mask: Tensor | None = None,
-                        additional_forward_args: Any = None, softmax: bool = False,
-                        perturbations_per_eval: int | None = None, show_progress: bool = False,
-                        generator: torch.Generator | None = None, seed: int | None = None,
-                        return_curve: bool = False) -> Any:
-    """Region perturbation AOPC (Samek et al. 2017).
-
-    Non-overlapping ``patch_size`` squares (or ``feature_mask`` regions) are ranked by summed
-    attribution and replaced one per step (uniform noise by default, as in the paper) for
-    ``regions_evaluation`` steps. AOPC = mean over k = 0..L of ``f(x) - f(x_k)``. MoRF:
-    higher is better; LeRF: lower is better. The returned curve is ``f(x_k)``.
-
-    Example:
-        >>> import torch
-        >>> from veracity.metrics import region_perturbation
-        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2))
-        >>> x = torch.rand(2, 1, 4, 4)
-        >>> region_perturbation(model, x, x, target=0, patch_size=2, seed=0).shape
-        torch.Size([2])
-    """
-    check_choice("order", order, ("morf", "lerf"))
-    if isinstance(regions_evaluation, bool) or not isinstance(regions_evaluation, int) \
-            or regions_evaluation < 1:
-        fail("regions_evaluation", "a positive integer", regions_evaluation)
-    call = metric_call(model, inputs, attributions, target, additional_forward_args, softmax,
-                       perturbations_per_eval, show_progress)
-    _, n_regions = feature_ids(tuple(call.attributions.shape), patch_size, feature_mask)
-    counts = torch.arange(min(regions_evaluation, n_regions) + 1)
-    curve, fractions = _ordered_curve(
-        call, order=order, baseline=baseline, generator=make_generator(generator, seed),
-        patch_size=patch_size, feature_mask=feature_mask, counts=counts)
-    aopc = (curve[:, :1] - curve).mean(1)
-    return _result(aopc, curve, fractions, return_curve)
-
-
 def selectivity(model: Model, inputs: Tensor, attributions: Tensor, target: Any = None, *,
                 patch_size: int = 8, baseline: Any = "black", feature_mask: Tensor | None = None,
                 additional_forward_args: Any = None, softmax: bool = False,
@@ -235,77 +173,6 @@ def selectivity(model: Model, inputs: Tensor, attributions: Tensor, target: Any 
                          perturbations_per_eval=perturbations_per_eval,
                          show_progress=show_progress, generator=generator, seed=seed,
                          return_curve=return_curve)
-
-
-def irof(model: Model, inputs: Tensor, attributions: Tensor, target: Any = None, *,
-         segments: Tensor | None = None, patch_size: int = 8, baseline: Any = "mean",
-         additional_forward_args: Any = None, softmax: bool = True,
-         perturbations_per_eval: int | None = None, show_progress: bool = False,
-         generator: torch.Generator | None = None, seed: int | None = None,
-         return_curve: bool = False) -> Any:
-    """Iterative removal of features, IROF (Rieger & Hansen 2020): higher is better.
-
-    Superpixels are removed in order of their *mean* attribution; the score is the area over
-    the curve ``f(x_k) / f(x)`` (``1 - AUC`` over the fraction of segments removed). Segments:
-    the user's integer ``segments`` labels (e.g. SLIC from scikit-image), else a regular grid
-    of ``patch_size`` squares (a documented stand-in for SLIC, which needs no extra package).
-    NaN where ``f(x) <= 0`` (use probabilities: ``softmax=True``, the default).
-
-    Example:
-        >>> import torch
-        >>> from veracity.metrics import irof
-        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2))
-        >>> x = torch.rand(2, 1, 4, 4)
-        >>> irof(model, x, x, target=0, patch_size=2).shape
-        torch.Size([2])
-    """
-    call = metric_call(model, inputs, attributions, target, additional_forward_args, softmax,
-                       perturbations_per_eval, show_progress)
-    curve, fractions = _ordered_curve(
-        call, order="morf", baseline=baseline, generator=make_generator(generator, seed),
-        features_in_step=1, patch_size=None if segments is not None else patch_size,
-        feature_mask=segments, reduce="mean")
-    original = curve[:, :1]
-    normalised = torch.where(original > 0, curve / original, torch.full_like(curve, float("nan")))
-    return _result(1 - trapezoid_auc(normalised, fractions), normalised, fractions, return_curve)
-
-
-def road(model: Model, inputs: Tensor, attributions: Tensor, target: Any = None, *,
-         percentages: tuple[float, ...] = tuple(range(1, 100, 2)), order: str = "morf",
-         noise: float = 0.01, additional_forward_args: Any = None, softmax: bool = False,
-         perturbations_per_eval: int | None = None, show_progress: bool = False,
-         generator: torch.Generator | None = None, seed: int | None = None,
-         return_curve: bool = False) -> Any:
-    """ROAD, RemOve And Debias (Rong et al. 2022).
-
-    The top (MoRF) or bottom (LeRF) ``p`` % of the features are replaced by noisy linear
-    imputation (each removed pixel the weighted mean of its 8 neighbours, solved on the device
-    by conjugate gradients, plus N(0, ``noise``^2)); inputs must be ``(batch, C, H, W)``.
-    The score is the mean output over the percentages: MoRF lower is better, LeRF higher.
-
-    Example:
-        >>> import torch
-        >>> from veracity.metrics import road
-        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2))
-        >>> x = torch.rand(2, 1, 4, 4)
-        >>> road(model, x, x, target=0, percentages=(25, 50), seed=0).shape
-        torch.Size([2])
-    """
-    check_choice("order", order, ("morf", "lerf"))
-    fractions = torch.tensor([float(p) / 100 for p in percentages])
-    if fractions.numel() == 0 or bool(((fractions < 0) | (fractions > 1)).any()):
-        fail("percentages", "a non-empty sequence of numbers in [0, 100]", percentages)
-    call = metric_call(model, inputs, attributions, target, additional_forward_args, softmax,
-                       perturbations_per_eval, show_progress)
-    if call.inputs.dim() != 4:
-        fail("inputs", "images shaped (batch, channels, height, width) for ROAD", call.inputs)
-    _, n_features = feature_ids(tuple(call.attributions.shape))
-    counts = (fractions * n_features).round().long()
-    fill = noisy_linear_imputation_fill(call.inputs, len(counts), noise,
-                                        make_generator(generator, seed))
-    curve, _ = _ordered_curve(call, order=order, baseline=None, generator=None, counts=counts,
-                              fill=fill)
-    return _result(curve.mean(1), curve, fractions, return_curve)
 
 
 def abpc(model: Model, inputs: Tensor, attributions: Tensor, target: Any = None, *,
@@ -337,8 +204,8 @@ def abpc(model: Model, inputs: Tensor, attributions: Tensor, target: Any = None,
     _, n_features = feature_ids(tuple(call.attributions.shape))
     inner = (steps * n_features).round().long()
     counts = torch.cat([torch.tensor([0]), inner, torch.tensor([n_features])])
-    morf, _ = _ordered_curve(call, order="morf", baseline=baseline, generator=None, counts=counts)
-    lerf, _ = _ordered_curve(call, order="lerf", baseline=baseline, generator=None, counts=inner)
+    morf, _ = ordered_curve(call, order="morf", baseline=baseline, generator=None, counts=counts)
+    lerf, _ = ordered_curve(call, order="lerf", baseline=baseline, generator=None, counts=inner)
     top, bottom = morf[:, :1], morf[:, -1:]
     span = top - bottom
     safe = torch.where(span != 0, span, torch.ones_like(span))
@@ -349,7 +216,7 @@ def abpc(model: Model, inputs: Tensor, attributions: Tensor, target: Any = None,
     gap = (normalise(lerf) - normalise(morf[:, 1:-1])).clamp(min=0)
     score = gap.sum(1) / (steps.numel() + 1)
     score = torch.where(span[:, 0] != 0, score, torch.full_like(score, float("nan")))
-    return _result(score, gap, steps, return_curve)
+    return curve_result(score, gap, steps, return_curve)
 
 
 def monotonicity(model: Model, inputs: Tensor, attributions: Tensor, target: Any = None, *,
@@ -375,7 +242,7 @@ def monotonicity(model: Model, inputs: Tensor, attributions: Tensor, target: Any
         attributions = attributions.abs() if isinstance(attributions, Tensor) else attributions
     call = metric_call(model, inputs, attributions, target, additional_forward_args, softmax,
                        perturbations_per_eval, show_progress)
-    curve, fractions = _ordered_curve(call, order="lerf", baseline=baseline, generator=None,
+    curve, fractions = ordered_curve(call, order="lerf", baseline=baseline, generator=None,
                                       features_in_step=features_in_step, insert=True)
     score = (curve.diff(dim=1) >= 0).all(1).float()
-    return _result(score, curve, fractions, return_curve)
+    return curve_result(score, curve, fractions, return_curve)

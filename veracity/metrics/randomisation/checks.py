@@ -1,5 +1,5 @@
-"""Random-logit, data randomisation, SmoothMPRT and EfficientMPRT (re-exported by
-:mod:`veracity.metrics.randomisation`)."""
+"""Random-logit, data randomisation, SmoothMPRT and EfficientMPRT, built on the parameter
+randomisation of :mod:`.mprt`."""
 
 from __future__ import annotations
 
@@ -10,22 +10,23 @@ from torch import Tensor, nn
 
 from veracity._core.targets import prepare_target
 from veracity._core.validate import check_positive_int, fail
-from veracity.metrics._explain import (
+from veracity.metrics._engine.explain import (
     as_explain_func,
     check_attributions,
     check_input_tensor,
     explain_checked,
 )
-from veracity.metrics._perturbed import explain_perturbed, gaussian_noise, model_outputs
-from veracity.metrics.randomisation import (
+from veracity.metrics._engine.perturbed import explain_perturbed, gaussian_noise, model_outputs
+from veracity.metrics.randomisation.mprt import (
     RandomisationResult,
     Similarity,
-    _check_similarities,
     check_seed,
+    check_similarities,
     model_parameter_randomisation,
     randomised_models,
 )
-from veracity.metrics.similarity import pearson, ssim
+from veracity.metrics.similarity.correlations import pearson
+from veracity.metrics.similarity.images import ssim
 
 __all__ = ["random_logit", "data_randomisation_test", "smooth_mprt", "efficient_mprt",
            "smoothed_explain_func", "discrete_entropy"]
@@ -104,7 +105,7 @@ def data_randomisation_test(model: nn.Module, train_func: Callable[[Tensor], nn.
     if not isinstance(train_labels, Tensor) or train_labels.dim() == 0:
         fail("train_labels", "a tensor of training labels", train_labels, TypeError)
     explain = as_explain_func(explain_func)
-    similarities = _check_similarities(similarity_funcs)
+    similarities = check_similarities(similarity_funcs)
     g = torch.Generator().manual_seed(seed)
     permuted = train_labels[torch.randperm(train_labels.shape[0], generator=g).to(train_labels.device)]
     random_model = train_func(permuted)

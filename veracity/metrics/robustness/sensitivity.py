@@ -3,7 +3,7 @@ except where stated.
 
 Every metric draws ``n_samples`` perturbed copies of the batch (seeded per copy, so results do
 not depend on chunking), explains them in memory-budgeted chunks with one call of the batched
-explanation per chunk (:mod:`veracity.metrics._perturbed`), and returns one score per example.
+explanation per chunk (:mod:`veracity.metrics._engine.perturbed`), and returns one score per example.
 ``explain_func`` is an ``Attribution`` instance or class, or ``explain(model, inputs, target)``;
 ``attributions`` (the explanation of ``inputs``) is reused when given. ``max_examples_per_batch``
 caps the rows per explanation call (as in Captum's ``sensitivity_max``).
@@ -18,21 +18,20 @@ from torch import Tensor, nn
 
 from veracity._core.hooks import HookSet
 from veracity._core.validate import check_choice, fail
-from veracity.metrics._explain import check_input_tensor
-from veracity.metrics._perturbed import (
+from veracity.metrics._engine.explain import check_input_tensor
+from veracity.metrics._engine.perturbed import (
     gaussian_noise,
     model_outputs,
     per_example_norm,
     perturbation_scores,
     uniform_noise,
 )
-from veracity.metrics.robustness_consistency import consistency, continuity
-from veracity.metrics.similarity import spearman, top_k_overlap
+from veracity.metrics.similarity.correlations import spearman, top_k_overlap
 
 NORMS = ("fro", "inf")
 
 __all__ = [
-    "max_sensitivity", "avg_sensitivity", "local_lipschitz_estimate", "continuity", "consistency",
+    "max_sensitivity", "avg_sensitivity", "local_lipschitz_estimate",
     "relative_input_stability", "relative_output_stability", "relative_representation_stability",
     "top_k_intersection_under_perturbation", "rank_correlation_under_perturbation",
 ]

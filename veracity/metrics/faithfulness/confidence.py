@@ -15,8 +15,8 @@ from torch import Tensor
 from veracity._core.engine import Points, forward_points
 from veracity._core.targets import prepare_target
 from veracity._core.validate import fail
-from veracity.metrics._perturbation_curves import MetricCall, metric_call
-from veracity.metrics.faithfulness_curves import CurveResult, _ordered_curve
+from veracity.metrics._engine.curves import MetricCall, metric_call, ordered_curve
+from veracity.metrics.faithfulness.curves import CurveResult
 
 __all__ = ["average_drop", "average_increase", "mask_completeness", "mask_soundness",
            "sufficiency"]
@@ -96,8 +96,8 @@ def _kept_curve(call: MetricCall, fractions: tuple[float, ...], baseline: Any) -
     if steps.numel() == 0 or bool(((steps <= 0) | (steps > 1)).any()):
         fail("fractions", "a non-empty sequence of numbers in (0, 1]", fractions)
     counts = (steps * call.attributions[0].numel()).round().long().clamp(min=1)
-    curve, _ = _ordered_curve(call, order="morf", baseline=baseline, generator=None,
-                              counts=counts, insert=True)
+    curve, _ = ordered_curve(call, order="morf", baseline=baseline, generator=None,
+                             counts=counts, insert=True)
     return curve, steps
 
 
