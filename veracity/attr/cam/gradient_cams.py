@@ -32,12 +32,9 @@ class LayerGradCam(GradientCam):
     Selvaraju et al., "Grad-CAM" (ICCV 2017), as Captum's ``LayerGradCam``.
 
     Example:
-        >>> import torch
-        >>> model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(),
-        ...                             torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
-        ...                             torch.nn.Linear(4, 3)).eval()
-        >>> x = torch.randn(2, 1, 8, 8)
         >>> from veracity.attr import LayerGradCam
+        >>> from veracity.data import toy_cnn
+        >>> model, x = toy_cnn()
         >>> LayerGradCam(model, model[1]).attribute(x, target=0).shape
         torch.Size([2, 1, 8, 8])
     """
@@ -50,14 +47,13 @@ class LayerGradCamPlusPlus(GradientCam):
     closed-form alphas of an exponential output (as pytorch-grad-cam computes them).
 
     Example:
-        >>> import torch
-        >>> model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(),
-        ...                             torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
-        ...                             torch.nn.Linear(4, 3)).eval()
-        >>> x = torch.randn(2, 1, 8, 8)
         >>> from veracity.attr import LayerGradCamPlusPlus
-        >>> LayerGradCamPlusPlus(model, model[1]).attribute(x, target=0, upsample_to_input=True).shape
-        torch.Size([2, 1, 8, 8])
+        >>> from veracity.data import toy_cnn
+        >>> model, x = toy_cnn(size=6)
+        >>> cam = LayerGradCamPlusPlus(model, model[0]).attribute(x, target=2, relu_attributions=True,
+        ...                                                        upsample_to_input=True)
+        >>> bool((cam >= 0).all()), cam.shape
+        (True, torch.Size([2, 1, 6, 6]))
     """
 
     _weights = staticmethod(grad_cam_plus_plus_weights)
@@ -67,14 +63,11 @@ class LayerXGradCam(GradientCam):
     """XGrad-CAM (Fu et al., BMVC 2020): gradients times channel-normalised activations.
 
     Example:
-        >>> import torch
-        >>> model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(),
-        ...                             torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
-        ...                             torch.nn.Linear(4, 3)).eval()
-        >>> x = torch.randn(2, 1, 8, 8)
         >>> from veracity.attr import LayerXGradCam
-        >>> LayerXGradCam(model, model[1]).attribute(x, target=0).shape
-        torch.Size([2, 1, 8, 8])
+        >>> from veracity.data import toy_cnn
+        >>> model, x = toy_cnn(batch=1)
+        >>> LayerXGradCam(model, model[1]).attribute(x, target=1, relu_attributions=True).min() >= 0
+        tensor(True)
     """
 
     _weights = staticmethod(xgrad_cam_weights)
@@ -86,13 +79,12 @@ class LayerHiResCam(GradientCam):
 
     Example:
         >>> import torch
-        >>> model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(),
-        ...                             torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
-        ...                             torch.nn.Linear(4, 3)).eval()
-        >>> x = torch.randn(2, 1, 8, 8)
-        >>> from veracity.attr import LayerHiResCam
-        >>> LayerHiResCam(model, model[1]).attribute(x, target=0).shape
-        torch.Size([2, 1, 8, 8])
+        >>> from veracity.attr import LayerGradCam, LayerHiResCam
+        >>> from veracity.data import toy_cnn
+        >>> model, x = toy_cnn()
+        >>> hires = LayerHiResCam(model, model[1]).attribute(x, target=0)
+        >>> bool(torch.allclose(hires, LayerGradCam(model, model[1]).attribute(x, target=0), atol=1e-6))
+        True
     """
 
     _weights = staticmethod(hires_cam_weights)
@@ -103,14 +95,11 @@ class LayerCam(GradientCam):
     positive part of the gradient; useful at early layers.
 
     Example:
-        >>> import torch
-        >>> model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(),
-        ...                             torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
-        ...                             torch.nn.Linear(4, 3)).eval()
-        >>> x = torch.randn(2, 1, 8, 8)
         >>> from veracity.attr import LayerCam
-        >>> LayerCam(model, model[1]).attribute(x, target=0).shape
-        torch.Size([2, 1, 8, 8])
+        >>> from veracity.data import toy_cnn
+        >>> model, x = toy_cnn(channels=6)
+        >>> LayerCam(model, model[1]).attribute(x, target=0, attr_dim_summation=False).shape
+        torch.Size([2, 6, 8, 8])
     """
 
     _weights = staticmethod(layer_cam_weights)
@@ -125,14 +114,11 @@ class LayerEigenCam(LayerAttribution):
     correlates positively with the channel-mean activation.
 
     Example:
-        >>> import torch
-        >>> model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(),
-        ...                             torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
-        ...                             torch.nn.Linear(4, 3)).eval()
-        >>> x = torch.randn(2, 1, 8, 8)
         >>> from veracity.attr import LayerEigenCam
-        >>> LayerEigenCam(model, model[1]).attribute(x).shape
-        torch.Size([2, 1, 8, 8])
+        >>> from veracity.data import toy_cnn
+        >>> model, x = toy_cnn(batch=4)
+        >>> LayerEigenCam(model, model[1]).attribute(x).shape  # no target: the main component
+        torch.Size([4, 1, 8, 8])
     """
 
     def attribute(self, inputs: Any, additional_forward_args: Any = None, attribute_to_layer_input: bool = False,

@@ -31,15 +31,10 @@ def apply_custom(func: Callable[..., Any], multipliers: tuple[Tensor, ...], inpu
     return result
 
 
-def rescale_attributions(
-    call: Call,
-    reference: Callable[[int], tuple[Tensor, ...]],
-    n_references: int,
-    eps: float,
-    attribution: Callable[[int, tuple[Tensor, ...]], tuple[Tensor, ...]],
-    chunk_rows: int | None = None,
-    show_progress: bool = False,
-) -> tuple[tuple[Tensor, ...], Tensor]:
+def rescale_attributions(call: Call, reference: Callable[[int], tuple[Tensor, ...]], n_references: int, eps: float,
+                         attribution: Callable[[int, tuple[Tensor, ...]], tuple[Tensor, ...]],
+                         chunk_rows: int | None = None,
+                         show_progress: bool = False) -> tuple[tuple[Tensor, ...], Tensor]:
     """DeepLift attributions averaged over ``n_references`` references per example.
 
     ``reference(j)`` gives the j-th reference for every example (shaped like ``call.inputs``).
@@ -131,15 +126,10 @@ class DeepLift(GradientAttribution):
         self._multiply_by_inputs = multiply_by_inputs
         self.eps = eps
 
-    def attribute(
-        self,
-        inputs: TensorOrTuple,
-        baselines: Any = None,
-        target: Any = None,
-        additional_forward_args: Any = None,
-        return_convergence_delta: bool = False,
-        custom_attribution_func: Callable[..., Any] | None = None,
-    ) -> TensorOrTuple | tuple[TensorOrTuple, Tensor]:
+    def attribute(self, inputs: TensorOrTuple, baselines: Any = None, target: Any = None,
+                  additional_forward_args: Any = None, return_convergence_delta: bool = False,
+                  custom_attribution_func: Callable[..., Any] | None = None
+                  ) -> TensorOrTuple | tuple[TensorOrTuple, Tensor]:
         call = Call.of(self.forward_func, inputs, target, additional_forward_args, need_float=True)
         return self.attribute_call(call, baselines, return_convergence_delta, custom_attribution_func)
 
@@ -173,25 +163,17 @@ class DeepLiftShap(DeepLift):
     Example:
         >>> import torch
         >>> from veracity.attr import DeepLiftShap
-        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(),
-        ...                             torch.nn.Linear(8, 2)).eval()
-        >>> x, background = torch.randn(3, 4), torch.randn(5, 4)
+        >>> from veracity.data import toy_mlp
+        >>> model, x = toy_mlp(activation="relu")
+        >>> x, background = x, torch.randn(5, 4)
         >>> DeepLiftShap(model).attribute(x, background, target=0).shape
         torch.Size([3, 4])
     """
 
-    def attribute(
-        self,
-        inputs: TensorOrTuple,
-        baselines: Any,
-        target: Any = None,
-        additional_forward_args: Any = None,
-        return_convergence_delta: bool = False,
-        custom_attribution_func: Callable[..., Any] | None = None,
-        *,
-        internal_batch_size: int | None = None,
-        show_progress: bool = False,
-    ) -> TensorOrTuple | tuple[TensorOrTuple, Tensor]:
+    def attribute(self, inputs: TensorOrTuple, baselines: Any, target: Any = None, additional_forward_args: Any = None,
+                  return_convergence_delta: bool = False, custom_attribution_func: Callable[..., Any] | None = None, *,
+                  internal_batch_size: int | None = None,
+                  show_progress: bool = False) -> TensorOrTuple | tuple[TensorOrTuple, Tensor]:
         call = Call.of(self.forward_func, inputs, target, additional_forward_args, need_float=True)
         return self.attribute_call(call, baselines, return_convergence_delta, custom_attribution_func,
                                    internal_batch_size=internal_batch_size, show_progress=show_progress)

@@ -46,20 +46,11 @@ class GradientShap(GradientAttribution):
         super().__init__(forward_func)
         self._multiply_by_inputs = multiply_by_inputs
 
-    def attribute(
-        self,
-        inputs: TensorOrTuple,
-        baselines: Any,
-        n_samples: int = 5,
-        stdevs: float | tuple[float, ...] = 0.0,
-        target: Any = None,
-        additional_forward_args: Any = None,
-        return_convergence_delta: bool = False,
-        *,
-        internal_batch_size: int | None = None,
-        generator: torch.Generator | None = None,
-        show_progress: bool = False,
-    ) -> TensorOrTuple | tuple[TensorOrTuple, Tensor]:
+    def attribute(self, inputs: TensorOrTuple, baselines: Any, n_samples: int = 5,
+                  stdevs: float | tuple[float, ...] = 0.0, target: Any = None, additional_forward_args: Any = None,
+                  return_convergence_delta: bool = False, *, internal_batch_size: int | None = None,
+                  generator: torch.Generator | None = None,
+                  show_progress: bool = False) -> TensorOrTuple | tuple[TensorOrTuple, Tensor]:
         call = Call.of(self.forward_func, inputs, target, additional_forward_args, need_float=True)
         return self.attribute_call(call, baselines, n_samples, stdevs, return_convergence_delta,
                                    internal_batch_size=internal_batch_size, generator=generator,

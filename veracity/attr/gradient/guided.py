@@ -40,10 +40,10 @@ class GuidedBackprop(_ReluOverride):
     caught as function calls, so ``F.relu`` and ``inplace=True`` work too.
 
     Example:
-        >>> import torch
         >>> from veracity.attr import GuidedBackprop
-        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
-        >>> GuidedBackprop(model.eval()).attribute(torch.randn(3, 4), target=0).shape
+        >>> from veracity.data import toy_mlp
+        >>> model, x = toy_mlp(activation="relu")
+        >>> GuidedBackprop(model).attribute(x, target=0).shape
         torch.Size([3, 4])
     """
 
@@ -56,10 +56,10 @@ class Deconvolution(_ReluOverride):
     Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks" (ECCV 2014).
 
     Example:
-        >>> import torch
         >>> from veracity.attr import Deconvolution
-        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
-        >>> Deconvolution(model.eval()).attribute(torch.randn(3, 4), target=0).shape
+        >>> from veracity.data import toy_mlp
+        >>> model, x = toy_mlp(activation="relu")
+        >>> Deconvolution(model).attribute(x, target=0).shape
         torch.Size([3, 4])
     """
 

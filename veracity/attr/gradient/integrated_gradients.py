@@ -50,15 +50,10 @@ def path_rule(method: str, n_steps: int) -> tuple[list[float], list[float]]:
     return list(alphas), list(weights)
 
 
-def integrate_path(
-    call: Call,
-    baselines: tuple[Tensor, ...],
-    n_steps: int,
-    method: str,
-    internal_batch_size: int | None = None,
-    show_progress: bool = False,
-    on_chunk: Callable[[int, int, tuple[Tensor, ...], Tensor], None] | None = None,
-) -> tuple[Tensor, ...]:
+def integrate_path(call: Call, baselines: tuple[Tensor, ...], n_steps: int, method: str,
+                   internal_batch_size: int | None = None, show_progress: bool = False,
+                   on_chunk: Callable[[int, int, tuple[Tensor, ...], Tensor], None] | None = None
+                   ) -> tuple[Tensor, ...]:
     """The path integral of gradients from ``baselines`` to ``call.inputs``, not yet multiplied.
 
     Points along the straight path are built one chunk at a time, so at most one chunk of
@@ -119,19 +114,10 @@ class IntegratedGradients(GradientAttribution):
         super().__init__(forward_func)
         self._multiply_by_inputs = multiply_by_inputs
 
-    def attribute(
-        self,
-        inputs: TensorOrTuple,
-        baselines: Any = None,
-        target: Any = None,
-        additional_forward_args: Any = None,
-        n_steps: int = 50,
-        method: str = "gausslegendre",
-        internal_batch_size: int | None = None,
-        return_convergence_delta: bool = False,
-        *,
-        show_progress: bool = False,
-    ) -> TensorOrTuple | tuple[TensorOrTuple, Tensor]:
+    def attribute(self, inputs: TensorOrTuple, baselines: Any = None, target: Any = None,
+                  additional_forward_args: Any = None, n_steps: int = 50, method: str = "gausslegendre",
+                  internal_batch_size: int | None = None, return_convergence_delta: bool = False, *,
+                  show_progress: bool = False) -> TensorOrTuple | tuple[TensorOrTuple, Tensor]:
         call = Call.of(self.forward_func, inputs, target, additional_forward_args, need_float=True)
         return self.attribute_call(call, baselines, n_steps, method, internal_batch_size, return_convergence_delta,
                                    show_progress=show_progress)

@@ -35,10 +35,11 @@ class NoiseTunnel(Attribution):
     Example:
         >>> import torch
         >>> from veracity.attr import NoiseTunnel, Saliency
-        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
-        >>> nt = NoiseTunnel(Saliency(model.eval()))
+        >>> from veracity.data import toy_mlp
+        >>> model, x = toy_mlp(activation="relu")
+        >>> nt = NoiseTunnel(Saliency(model))
         >>> g = torch.Generator().manual_seed(0)
-        >>> nt.attribute(torch.randn(3, 4), nt_type="smoothgrad", nt_samples=10, stdevs=0.1,
+        >>> nt.attribute(x, nt_type="smoothgrad", nt_samples=10, stdevs=0.1,
         ...              target=0, generator=g).shape
         torch.Size([3, 4])
     """
@@ -56,19 +57,10 @@ class NoiseTunnel(Attribution):
     def has_convergence_delta(self) -> bool:
         return self.attribution_method.has_convergence_delta()
 
-    def attribute(
-        self,
-        inputs: TensorOrTuple,
-        nt_type: str = "smoothgrad",
-        nt_samples: int = 5,
-        nt_samples_batch_size: int | None = None,
-        stdevs: float | tuple[float, ...] = 1.0,
-        draw_baseline_from_distrib: bool = False,
-        *,
-        generator: torch.Generator | None = None,
-        show_progress: bool = False,
-        **kwargs: Any,
-    ) -> TensorOrTuple | tuple[TensorOrTuple, Tensor]:
+    def attribute(self, inputs: TensorOrTuple, nt_type: str = "smoothgrad", nt_samples: int = 5,
+                  nt_samples_batch_size: int | None = None, stdevs: float | tuple[float, ...] = 1.0,
+                  draw_baseline_from_distrib: bool = False, *, generator: torch.Generator | None = None,
+                  show_progress: bool = False, **kwargs: Any) -> TensorOrTuple | tuple[TensorOrTuple, Tensor]:
         call = Call.of(self.forward_func, inputs, kwargs.pop("target", None),
                        kwargs.pop("additional_forward_args", None))
         tup, batch = call.inputs, call.batch

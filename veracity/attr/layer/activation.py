@@ -56,11 +56,10 @@ class LayerGradientXActivation(LayerAttribution, GradientAttribution):
     accepted for Captum compatibility (nothing is kept beyond one batch anyway).
 
     Example:
-        >>> import torch
         >>> from veracity.attr import LayerGradientXActivation
-        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(),
-        ...                             torch.nn.Linear(8, 2)).eval()
-        >>> LayerGradientXActivation(model, model[1]).attribute(torch.randn(3, 4), target=1).shape
+        >>> from veracity.data import toy_mlp
+        >>> model, x = toy_mlp()
+        >>> LayerGradientXActivation(model, model[1]).attribute(x, target=1).shape
         torch.Size([3, 8])
     """
 

@@ -65,12 +65,11 @@ class LayerDeepLift(LayerAttribution, GradientAttribution):
     attributions approximates ``F(x) - F(x')``; the error is the convergence delta.
 
     Example:
-        >>> import torch
         >>> from veracity.attr import LayerDeepLift
-        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(),
-        ...                             torch.nn.Linear(8, 2)).eval()
+        >>> from veracity.data import toy_mlp
+        >>> model, x = toy_mlp(activation="relu")
         >>> attr, delta = LayerDeepLift(model, model[1]).attribute(
-        ...     torch.randn(3, 4), target=0, return_convergence_delta=True)
+        ...     x, target=0, return_convergence_delta=True)
         >>> attr.shape, bool(delta.abs().max() < 1e-5)
         (torch.Size([3, 8]), True)
     """
@@ -109,9 +108,9 @@ class LayerDeepLiftShap(LayerDeepLift):
     Example:
         >>> import torch
         >>> from veracity.attr import LayerDeepLiftShap
-        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(),
-        ...                             torch.nn.Linear(8, 2)).eval()
-        >>> LayerDeepLiftShap(model, model[1]).attribute(torch.randn(3, 4), torch.randn(5, 4),
+        >>> from veracity.data import toy_mlp
+        >>> model, x = toy_mlp(activation="relu")
+        >>> LayerDeepLiftShap(model, model[1]).attribute(x, torch.randn(5, 4),
         ...                                              target=0).shape
         torch.Size([3, 8])
     """

@@ -27,9 +27,9 @@ class LayerGradientShap(LayerAttribution, GradientAttribution):
     Example:
         >>> import torch
         >>> from veracity.attr import LayerGradientShap
-        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(),
-        ...                             torch.nn.Linear(8, 2)).eval()
-        >>> LayerGradientShap(model, model[1]).attribute(torch.randn(3, 4), torch.randn(6, 4),
+        >>> from veracity.data import toy_mlp
+        >>> model, x = toy_mlp()
+        >>> LayerGradientShap(model, model[1]).attribute(x, torch.randn(6, 4),
         ...                                              target=0).shape
         torch.Size([3, 8])
     """

@@ -108,11 +108,10 @@ class InternalInfluence(LayerAttribution, GradientAttribution):
     as in Captum. The input-space path of Integrated Gradients, tapped at the layer.
 
     Example:
-        >>> import torch
         >>> from veracity.attr import InternalInfluence
-        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(),
-        ...                             torch.nn.Linear(8, 2)).eval()
-        >>> InternalInfluence(model, model[1]).attribute(torch.randn(3, 4), target=0).shape
+        >>> from veracity.data import toy_mlp
+        >>> model, x = toy_mlp()
+        >>> InternalInfluence(model, model[1]).attribute(x, target=0).shape
         torch.Size([3, 8])
     """
 
@@ -138,12 +137,11 @@ class LayerConductance(LayerAttribution, GradientAttribution):
     ``F(x) - F(x')`` (exactly in the limit; ``riemann_trapezoid`` includes both end points).
 
     Example:
-        >>> import torch
         >>> from veracity.attr import LayerConductance
-        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(),
-        ...                             torch.nn.Linear(8, 2)).eval()
+        >>> from veracity.data import toy_mlp
+        >>> model, x = toy_mlp()
         >>> attr, delta = LayerConductance(model, model[1]).attribute(
-        ...     torch.randn(3, 4), target=0, n_steps=200, method="riemann_trapezoid",
+        ...     x, target=0, n_steps=200, method="riemann_trapezoid",
         ...     return_convergence_delta=True)
         >>> attr.shape, bool(delta.abs().max() < 1e-3)
         (torch.Size([3, 8]), True)

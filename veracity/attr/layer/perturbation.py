@@ -31,11 +31,10 @@ class LayerFeatureAblation(LayerAttribution, PerturbationAttribution):
     ``perturbations_per_eval`` copies (``None``: from the memory budget).
 
     Example:
-        >>> import torch
         >>> from veracity.attr import LayerFeatureAblation
-        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(),
-        ...                             torch.nn.Linear(8, 2)).eval()
-        >>> LayerFeatureAblation(model, model[1]).attribute(torch.randn(3, 4), target=0).shape
+        >>> from veracity.data import toy_mlp
+        >>> model, x = toy_mlp(activation="relu")
+        >>> LayerFeatureAblation(model, model[1]).attribute(x, target=0).shape
         torch.Size([3, 8])
     """
 
@@ -64,8 +63,8 @@ class LayerFeaturePermutation(LayerAttribution, PerturbationAttribution):
     Example:
         >>> import torch
         >>> from veracity.attr import LayerFeaturePermutation
-        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(),
-        ...                             torch.nn.Linear(8, 2)).eval()
+        >>> from veracity.data import toy_mlp
+        >>> model, x = toy_mlp(activation="relu")
         >>> g = torch.Generator().manual_seed(0)
         >>> LayerFeaturePermutation(model, model[1]).attribute(torch.randn(6, 4), target=0,
         ...                                                    generator=g).shape

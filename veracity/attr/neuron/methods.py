@@ -28,10 +28,10 @@ class NeuronGradient(NeuronAttribution, GradientAttribution):
     """The gradient of the selected neuron with respect to the inputs.
 
     Example:
-        >>> import torch
         >>> from veracity.attr import NeuronGradient
-        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
-        >>> NeuronGradient(model.eval(), model[1]).attribute(torch.randn(3, 4), 5).shape
+        >>> from veracity.data import toy_mlp
+        >>> model, x = toy_mlp()
+        >>> NeuronGradient(model, model[1]).attribute(x, 5).shape
         torch.Size([3, 4])
     """
 
@@ -52,10 +52,10 @@ class NeuronIntegratedGradients(_Multiplying):
     """Integrated Gradients (Sundararajan et al. 2017) of the selected neuron.
 
     Example:
-        >>> import torch
         >>> from veracity.attr import NeuronIntegratedGradients
-        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
-        >>> NeuronIntegratedGradients(model.eval(), model[1]).attribute(torch.randn(3, 4), 5).shape
+        >>> from veracity.data import toy_mlp
+        >>> model, x = toy_mlp()
+        >>> NeuronIntegratedGradients(model, model[1]).attribute(x, 5).shape
         torch.Size([3, 4])
     """
 
@@ -76,10 +76,10 @@ class NeuronConductance(_Multiplying):
     ``method`` defaults to ``riemann_trapezoid``, as in Captum.
 
     Example:
-        >>> import torch
         >>> from veracity.attr import NeuronConductance
-        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
-        >>> NeuronConductance(model.eval(), model[1]).attribute(torch.randn(3, 4), 5, target=1).shape
+        >>> from veracity.data import toy_mlp
+        >>> model, x = toy_mlp()
+        >>> NeuronConductance(model, model[1]).attribute(x, 5, target=1).shape
         torch.Size([3, 4])
     """
 
@@ -100,8 +100,9 @@ class NeuronGradientShap(_Multiplying):
     Example:
         >>> import torch
         >>> from veracity.attr import NeuronGradientShap
-        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
-        >>> NeuronGradientShap(model.eval(), model[1]).attribute(torch.randn(3, 4), 5,
+        >>> from veracity.data import toy_mlp
+        >>> model, x = toy_mlp()
+        >>> NeuronGradientShap(model, model[1]).attribute(x, 5,
         ...                                                      torch.randn(6, 4)).shape
         torch.Size([3, 4])
     """
@@ -119,10 +120,10 @@ class NeuronDeepLift(_Multiplying):
     """DeepLift (Rescale rule, Shrikumar et al. 2017) of the selected neuron.
 
     Example:
-        >>> import torch
         >>> from veracity.attr import NeuronDeepLift
-        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
-        >>> NeuronDeepLift(model.eval(), model[1]).attribute(torch.randn(3, 4), 5).shape
+        >>> from veracity.data import toy_mlp
+        >>> model, x = toy_mlp(activation="relu")
+        >>> NeuronDeepLift(model, model[1]).attribute(x, 5).shape
         torch.Size([3, 4])
     """
 
@@ -145,8 +146,9 @@ class NeuronDeepLiftShap(NeuronDeepLift):
     Example:
         >>> import torch
         >>> from veracity.attr import NeuronDeepLiftShap
-        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
-        >>> NeuronDeepLiftShap(model.eval(), model[1]).attribute(torch.randn(3, 4), 5,
+        >>> from veracity.data import toy_mlp
+        >>> model, x = toy_mlp(activation="relu")
+        >>> NeuronDeepLiftShap(model, model[1]).attribute(x, 5,
         ...                                                      torch.randn(6, 4)).shape
         torch.Size([3, 4])
     """
@@ -177,10 +179,10 @@ class NeuronGuidedBackprop(_Guided):
     """Guided Backpropagation (Springenberg et al. 2015) of the selected neuron.
 
     Example:
-        >>> import torch
         >>> from veracity.attr import NeuronGuidedBackprop
-        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
-        >>> NeuronGuidedBackprop(model.eval(), model[1]).attribute(torch.randn(3, 4), 5).shape
+        >>> from veracity.data import toy_mlp
+        >>> model, x = toy_mlp(activation="relu")
+        >>> NeuronGuidedBackprop(model, model[1]).attribute(x, 5).shape
         torch.Size([3, 4])
     """
 
@@ -191,10 +193,10 @@ class NeuronDeconvolution(_Guided):
     """Deconvolution (Zeiler & Fergus 2014) of the selected neuron.
 
     Example:
-        >>> import torch
         >>> from veracity.attr import NeuronDeconvolution
-        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
-        >>> NeuronDeconvolution(model.eval(), model[1]).attribute(torch.randn(3, 4), 5).shape
+        >>> from veracity.data import toy_mlp
+        >>> model, x = toy_mlp(activation="relu")
+        >>> NeuronDeconvolution(model, model[1]).attribute(x, 5).shape
         torch.Size([3, 4])
     """
 
@@ -205,10 +207,10 @@ class NeuronFeatureAblation(NeuronAttribution, PerturbationAttribution):
     """Feature ablation of the inputs, measured on the selected neuron.
 
     Example:
-        >>> import torch
         >>> from veracity.attr import NeuronFeatureAblation
-        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
-        >>> NeuronFeatureAblation(model.eval(), model[1]).attribute(torch.randn(3, 4), 5).shape
+        >>> from veracity.data import toy_mlp
+        >>> model, x = toy_mlp(activation="relu")
+        >>> NeuronFeatureAblation(model, model[1]).attribute(x, 5).shape
         torch.Size([3, 4])
     """
 

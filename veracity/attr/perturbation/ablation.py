@@ -8,7 +8,7 @@ cover it). Both hand all masks at once to the perturbation engine.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -55,20 +55,10 @@ class FeatureAblation(PerturbationAttribution):
         True
     """
 
-    def __init__(self, forward_func: Callable[..., Any]) -> None:
-        super().__init__(forward_func)
-
-    def attribute(
-        self,
-        inputs: TensorOrTuple,
-        baselines: Any = None,
-        target: Any = None,
-        additional_forward_args: Any = None,
-        feature_mask: Any = None,
-        perturbations_per_eval: int | None = None,
-        show_progress: bool = False,
-        **kwargs: Any,
-    ) -> TensorOrTuple:
+    def attribute(self, inputs: TensorOrTuple, baselines: Any = None, target: Any = None,
+                  additional_forward_args: Any = None, feature_mask: Any = None,
+                  perturbations_per_eval: int | None = None, show_progress: bool = False,
+                  **kwargs: Any) -> TensorOrTuple:
         check_no_extra(kwargs)
         call = prepare_call(self.forward_func, inputs, target, additional_forward_args, perturbations_per_eval)
         return self.attribute_call(call, baselines, feature_mask, perturbations_per_eval, show_progress)

@@ -99,16 +99,10 @@ class LimeBase(PerturbationAttribution):
         [[1.0, 2.0, 3.0]]
     """
 
-    def __init__(
-        self,
-        forward_func: Callable[..., Any],
-        interpretable_model: Any,
-        similarity_func: Callable[..., Any],
-        perturb_func: Callable[..., Any],
-        perturb_interpretable_space: bool,
-        from_interp_rep_transform: Callable[..., Any] | None,
-        to_interp_rep_transform: Callable[..., Any] | None,
-    ) -> None:
+    def __init__(self, forward_func: Callable[..., Any], interpretable_model: Any, similarity_func: Callable[..., Any],
+                 perturb_func: Callable[..., Any], perturb_interpretable_space: bool,
+                 from_interp_rep_transform: Callable[..., Any] | None,
+                 to_interp_rep_transform: Callable[..., Any] | None) -> None:
         super().__init__(forward_func)
         for name, value in (("similarity_func", similarity_func), ("perturb_func", perturb_func)):
             if not callable(value):
@@ -124,16 +118,9 @@ class LimeBase(PerturbationAttribution):
         self.from_interp_rep_transform = from_interp_rep_transform
         self.to_interp_rep_transform = to_interp_rep_transform
 
-    def attribute(
-        self,
-        inputs: TensorOrTuple,
-        target: Any = None,
-        additional_forward_args: Any = None,
-        n_samples: int = 50,
-        perturbations_per_eval: int | None = None,
-        show_progress: bool = False,
-        **kwargs: Any,
-    ) -> Tensor:
+    def attribute(self, inputs: TensorOrTuple, target: Any = None, additional_forward_args: Any = None,
+                  n_samples: int = 50, perturbations_per_eval: int | None = None, show_progress: bool = False,
+                  **kwargs: Any) -> Tensor:
         check_positive_int("n_samples", n_samples)
         as_tuple(inputs)
         samples = _take(_sample_stream(self.perturb_func, inputs, kwargs), n_samples)
@@ -203,13 +190,9 @@ class Lime(LimeBase):
         torch.Size([3, 4])
     """
 
-    def __init__(
-        self,
-        forward_func: Callable[..., Any],
-        interpretable_model: Any = None,
-        similarity_func: Callable[..., Any] | None = None,
-        perturb_func: Callable[..., Any] | None = None,
-    ) -> None:
+    def __init__(self, forward_func: Callable[..., Any], interpretable_model: Any = None,
+                 similarity_func: Callable[..., Any] | None = None,
+                 perturb_func: Callable[..., Any] | None = None) -> None:
         super().__init__(forward_func, TorchLasso(alpha=0.01) if interpretable_model is None else interpretable_model,
                          similarity_func or ExpKernelSimilarity("cosine", 1.0), perturb_func or BernoulliSampler(),
                          True, lambda *a, **k: None, None)

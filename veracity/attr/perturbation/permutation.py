@@ -58,18 +58,9 @@ class FeaturePermutation(PerturbationAttribution):
             fail("perm_func", "a callable (x, feature_mask) -> permuted x", perm_func, TypeError)
         self.perm_func = perm_func
 
-    def attribute(
-        self,
-        inputs: TensorOrTuple,
-        target: Any = None,
-        additional_forward_args: Any = None,
-        feature_mask: Any = None,
-        perturbations_per_eval: int | None = None,
-        show_progress: bool = False,
-        *,
-        generator: torch.Generator | None = None,
-        **kwargs: Any,
-    ) -> TensorOrTuple:
+    def attribute(self, inputs: TensorOrTuple, target: Any = None, additional_forward_args: Any = None,
+                  feature_mask: Any = None, perturbations_per_eval: int | None = None, show_progress: bool = False, *,
+                  generator: torch.Generator | None = None, **kwargs: Any) -> TensorOrTuple:
         check_no_extra(kwargs)
         call = prepare_call(self.forward_func, inputs, target, additional_forward_args, perturbations_per_eval)
         return self.attribute_call(call, feature_mask, perturbations_per_eval, show_progress, generator=generator)

@@ -4,7 +4,7 @@ Black-box Models", BMVC 2018)."""
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -78,23 +78,10 @@ class RISE(PerturbationAttribution):
         torch.Size([2, 3, 8, 8])
     """
 
-    def __init__(self, forward_func: Callable[..., Any]) -> None:
-        super().__init__(forward_func)
-
-    def attribute(
-        self,
-        inputs: TensorOrTuple,
-        target: Any = None,
-        additional_forward_args: Any = None,
-        n_masks: int = 1000,
-        mask_resolution: int | tuple[int, ...] = 7,
-        p_keep: float = 0.5,
-        baselines: Any = None,
-        perturbations_per_eval: int | None = None,
-        show_progress: bool = False,
-        *,
-        generator: torch.Generator | None = None,
-    ) -> TensorOrTuple:
+    def attribute(self, inputs: TensorOrTuple, target: Any = None, additional_forward_args: Any = None,
+                  n_masks: int = 1000, mask_resolution: int | tuple[int, ...] = 7, p_keep: float = 0.5,
+                  baselines: Any = None, perturbations_per_eval: int | None = None, show_progress: bool = False, *,
+                  generator: torch.Generator | None = None) -> TensorOrTuple:
         check_positive_int("n_masks", n_masks)
         if isinstance(p_keep, bool) or not isinstance(p_keep, (int, float)) or not 0 < p_keep <= 1:
             fail("p_keep", "a probability in (0, 1]", p_keep)

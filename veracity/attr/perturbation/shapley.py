@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -47,23 +47,10 @@ class ShapleyValueSampling(PerturbationAttribution):
         True
     """
 
-    def __init__(self, forward_func: Callable[..., Any]) -> None:
-        super().__init__(forward_func)
-
-    def attribute(
-        self,
-        inputs: TensorOrTuple,
-        baselines: Any = None,
-        target: Any = None,
-        additional_forward_args: Any = None,
-        feature_mask: Any = None,
-        n_samples: int = 25,
-        perturbations_per_eval: int | None = None,
-        show_progress: bool = False,
-        *,
-        generator: torch.Generator | None = None,
-        **kwargs: Any,
-    ) -> TensorOrTuple:
+    def attribute(self, inputs: TensorOrTuple, baselines: Any = None, target: Any = None,
+                  additional_forward_args: Any = None, feature_mask: Any = None, n_samples: int = 25,
+                  perturbations_per_eval: int | None = None, show_progress: bool = False, *,
+                  generator: torch.Generator | None = None, **kwargs: Any) -> TensorOrTuple:
         check_no_extra(kwargs)
         check_positive_int("n_samples", n_samples)
         call = prepare_call(self.forward_func, inputs, target, additional_forward_args, perturbations_per_eval)
