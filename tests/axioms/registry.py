@@ -1,9 +1,13 @@
-"""Every input-space method with the arguments that make it deterministic and comparable.
+"""Test fixtures for every input-scope method of :mod:`veracity.registry`.
 
-A new method is one entry here; the axiom tests then cover it. ``SPECS`` are the gradient
-methods (closed forms, completeness and finite differences apply to them); ``ALL_SPECS`` adds
-the perturbation family for the properties every method must have: batch == per example,
-chunk and budget invariance, seeds, dummy features, no mutation, hooks removed, bad input.
+The claims (completeness, closed form, dummy features, chunk argument, baseline kind, seeds)
+come from the library registry; this module only says how to build and call each method so
+that a test is small, deterministic and comparable. A method without an entry in ``FIXTURES``
+gets the default fixture ``cls(model).attribute(x, target=...)``; a method listed there gets
+one test case per fixture (e.g. two integration rules, two wrapped methods for NoiseTunnel).
+
+``SPECS`` are the gradient family; ``ALL_SPECS`` adds the perturbation family. The methods
+that take a layer (layer, neuron, CAM) are covered by ``tests/attr/layer/registry.py``.
 """
 
 from __future__ import annotations
@@ -13,20 +17,32 @@ from typing import Any, Callable
 
 import torch
 
-from veracity import attr
+from veracity import attr, registry
+from veracity.registry import MethodEntry
+
+
+def _no_kwargs(x: torch.Tensor) -> dict:
+    return {}
 
 
 @dataclass
 class Spec:
-    name: str
-    make: Callable[[Any], Any]
-    kwargs: Callable[[torch.Tensor], dict] = field(default_factory=lambda: (lambda x: {}))
-    completeness: bool = False  # sums to F(x) - F(baseline) on any supported network
-    baseline_kind: str = "none"  # "none", "single" (per example) or "distribution"
-    chunk_arg: str | None = None
-    stochastic: bool = False
-    linear_closed_form: bool = True  # W * (x - mean baseline) etc. on a linear model
-    dummy_exact: bool = True  # a feature the model ignores gets exactly 0
+    """One test case: the registry entry ``method`` built by ``make`` and called with ``kwargs(x)``."""
+
+    name: str  # the test id
+    method: str  # the registry name
+    make: Callable[[Any], Any] | None = None  # model -> attribution object; None: cls(model)
+    kwargs: Callable[[torch.Tensor], dict] = field(default=_no_kwargs)
+
+    def __post_init__(self) -> None:
+        self.claims: MethodEntry = registry.get(self.method)
+        if self.make is None:
+            self.make = self.claims.cls
+
+    def __getattr__(self, key: str) -> Any:  # the claims: spec.completeness, spec.chunk_arg, ...
+        if key == "claims":
+            raise AttributeError(key)
+        return getattr(self.claims, key)
 
 
 def _seed() -> torch.Generator:
@@ -35,37 +51,6 @@ def _seed() -> torch.Generator:
 
 def _background(x: torch.Tensor) -> torch.Tensor:
     return torch.linspace(-0.5, 0.5, 4 * x[0].numel()).reshape(4, *x.shape[1:]).to(x.dtype)
-
-
-SPECS = [
-    Spec("Saliency", attr.Saliency),
-    Spec("InputXGradient", attr.InputXGradient),
-    Spec("IntegratedGradients", attr.IntegratedGradients,
-         lambda x: {"n_steps": 64, "baselines": 0.1 * torch.ones_like(x)},
-         completeness=True, baseline_kind="single", chunk_arg="internal_batch_size"),
-    Spec("IntegratedGradients-riemann_trapezoid", attr.IntegratedGradients,
-         lambda x: {"n_steps": 400, "method": "riemann_trapezoid"}, completeness=True,
-         baseline_kind="single", chunk_arg="internal_batch_size"),
-    Spec("GradientShap", attr.GradientShap,
-         lambda x: {"baselines": _background(x), "n_samples": 12, "stdevs": 0.05, "generator": _seed()},
-         baseline_kind="distribution", chunk_arg="internal_batch_size", stochastic=True),
-    Spec("NoiseTunnel-Saliency", lambda m: attr.NoiseTunnel(attr.Saliency(m)),
-         lambda x: {"nt_samples": 6, "stdevs": 0.1, "generator": _seed()},
-         chunk_arg="nt_samples_batch_size", stochastic=True),
-    Spec("NoiseTunnel-IG-vargrad", lambda m: attr.NoiseTunnel(attr.IntegratedGradients(m)),
-         lambda x: {"nt_samples": 4, "stdevs": 0.1, "nt_type": "vargrad", "n_steps": 8,
-                    "generator": _seed()},
-         chunk_arg="nt_samples_batch_size", stochastic=True),
-    Spec("DeepLift", attr.DeepLift, lambda x: {"baselines": 0.1 * torch.ones_like(x)},
-         completeness=True, baseline_kind="single"),
-    Spec("DeepLiftShap", attr.DeepLiftShap, lambda x: {"baselines": _background(x)},
-         completeness=True, baseline_kind="distribution", chunk_arg="internal_batch_size"),
-    Spec("SplitIntegratedGradients", attr.SplitIntegratedGradients, lambda x: {"n_steps": 30},
-         chunk_arg="internal_batch_size", linear_closed_form=False),
-    Spec("GuidedBackprop", attr.GuidedBackprop),
-    Spec("Deconvolution", attr.Deconvolution),
-]
-
 
 
 def _few_groups(x: torch.Tensor) -> torch.Tensor:
@@ -77,31 +62,50 @@ def _window(x: torch.Tensor) -> tuple[int, ...]:
     return (1,) * (x.dim() - 1)
 
 
-PERTURBATION_SPECS = [
-    Spec("FeatureAblation", attr.FeatureAblation, chunk_arg="perturbations_per_eval"),
-    Spec("FeatureAblation-groups", attr.FeatureAblation,
-         lambda x: {"feature_mask": _few_groups(x), "baselines": 0.1},
-         chunk_arg="perturbations_per_eval"),
-    Spec("Occlusion", attr.Occlusion, lambda x: {"sliding_window_shapes": _window(x)},
-         chunk_arg="perturbations_per_eval"),
-    Spec("ShapleyValues", attr.ShapleyValues, lambda x: {"feature_mask": _few_groups(x)},
-         chunk_arg="perturbations_per_eval"),
-    Spec("ShapleyValueSampling", attr.ShapleyValueSampling,
-         lambda x: {"feature_mask": _few_groups(x), "n_samples": 3, "generator": _seed()},
-         chunk_arg="perturbations_per_eval", stochastic=True),
-    Spec("FeaturePermutation", attr.FeaturePermutation, lambda x: {"generator": _seed()},
-         chunk_arg="perturbations_per_eval", stochastic=True),
-    Spec("KernelShap", attr.KernelShap,
-         lambda x: {"feature_mask": _few_groups(x), "n_samples": 40, "generator": _seed()},
-         chunk_arg="perturbations_per_eval", stochastic=True, dummy_exact=False),
-    Spec("Lime", attr.Lime,
-         lambda x: {"feature_mask": _few_groups(x), "n_samples": 40, "generator": _seed()},
-         chunk_arg="perturbations_per_eval", stochastic=True, dummy_exact=False),
-    Spec("RISE", attr.RISE, lambda x: {"n_masks": 16, "generator": _seed()},
-         chunk_arg="perturbations_per_eval", stochastic=True, dummy_exact=False),
-]
-for _spec in PERTURBATION_SPECS:
-    _spec.linear_closed_form = False
+FIXTURES: dict[str, list[Spec]] = {
+    "IntegratedGradients": [
+        Spec("IntegratedGradients", "IntegratedGradients",
+             kwargs=lambda x: {"n_steps": 64, "baselines": 0.1 * torch.ones_like(x)}),
+        Spec("IntegratedGradients-riemann_trapezoid", "IntegratedGradients",
+             kwargs=lambda x: {"n_steps": 400, "method": "riemann_trapezoid"}),
+    ],
+    "GradientShap": [Spec("GradientShap", "GradientShap", kwargs=lambda x: {
+        "baselines": _background(x), "n_samples": 12, "stdevs": 0.05, "generator": _seed()})],
+    "NoiseTunnel": [
+        Spec("NoiseTunnel-Saliency", "NoiseTunnel", lambda m: attr.NoiseTunnel(attr.Saliency(m)),
+             lambda x: {"nt_samples": 6, "stdevs": 0.1, "generator": _seed()}),
+        Spec("NoiseTunnel-IG-vargrad", "NoiseTunnel", lambda m: attr.NoiseTunnel(attr.IntegratedGradients(m)),
+             lambda x: {"nt_samples": 4, "stdevs": 0.1, "nt_type": "vargrad", "n_steps": 8,
+                        "generator": _seed()}),
+    ],
+    "DeepLift": [Spec("DeepLift", "DeepLift", kwargs=lambda x: {"baselines": 0.1 * torch.ones_like(x)})],
+    "DeepLiftShap": [Spec("DeepLiftShap", "DeepLiftShap", kwargs=lambda x: {"baselines": _background(x)})],
+    "SplitIntegratedGradients": [
+        Spec("SplitIntegratedGradients", "SplitIntegratedGradients", kwargs=lambda x: {"n_steps": 30})],
+    "FeatureAblation": [
+        Spec("FeatureAblation", "FeatureAblation"),
+        Spec("FeatureAblation-groups", "FeatureAblation",
+             kwargs=lambda x: {"feature_mask": _few_groups(x), "baselines": 0.1}),
+    ],
+    "Occlusion": [Spec("Occlusion", "Occlusion", kwargs=lambda x: {"sliding_window_shapes": _window(x)})],
+    "ShapleyValues": [Spec("ShapleyValues", "ShapleyValues", kwargs=lambda x: {"feature_mask": _few_groups(x)})],
+    "ShapleyValueSampling": [Spec("ShapleyValueSampling", "ShapleyValueSampling", kwargs=lambda x: {
+        "feature_mask": _few_groups(x), "n_samples": 3, "generator": _seed()})],
+    "FeaturePermutation": [
+        Spec("FeaturePermutation", "FeaturePermutation", kwargs=lambda x: {"generator": _seed()})],
+    "KernelShap": [Spec("KernelShap", "KernelShap", kwargs=lambda x: {
+        "feature_mask": _few_groups(x), "n_samples": 40, "generator": _seed()})],
+    "Lime": [Spec("Lime", "Lime", kwargs=lambda x: {
+        "feature_mask": _few_groups(x), "n_samples": 40, "generator": _seed()})],
+    "RISE": [Spec("RISE", "RISE", kwargs=lambda x: {"n_masks": 16, "generator": _seed()})],
+}
 
-ALL_SPECS = SPECS + PERTURBATION_SPECS
+
+def _specs(family: str) -> list[Spec]:
+    return [spec for entry in registry.methods(family, takes_layer=False)
+            for spec in FIXTURES.get(entry.name, [Spec(entry.name, entry.name)])]
+
+
+SPECS = _specs("gradient")
+ALL_SPECS = SPECS + _specs("perturbation")
 BY_NAME = {s.name: s for s in ALL_SPECS}

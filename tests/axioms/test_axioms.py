@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from tests.axioms.registry import ALL_SPECS, SPECS, Spec
+from tests.axioms.registry import ALL_SPECS, Spec
 from tests.conftest import MLP, AdditiveModel, LinearModel, SmallCNN
 from veracity import attr
 
@@ -27,21 +27,15 @@ def _baseline_mean(spec: Spec, x: torch.Tensor) -> torch.Tensor:
     return torch.zeros_like(x)
 
 
-@pytest.mark.parametrize("spec", [s for s in SPECS if not s.stochastic and s.linear_closed_form],
+@pytest.mark.parametrize("spec", [s for s in ALL_SPECS if s.deterministic and s.closed_form],
                          ids=lambda s: s.name)
 def test_closed_form_on_linear_model(spec: Spec) -> None:
     model = LinearModel().eval()
     x = torch.randn(5, 6)
     w = model.linear.weight[2].detach()
     result = _attribute(spec, model, x, 2)
-    if spec.name == "Saliency":
-        expected = w.abs().expand_as(x)
-    elif spec.name in ("GuidedBackprop", "Deconvolution"):
-        expected = w.expand_as(x)
-    elif spec.name == "InputXGradient":
-        expected = x * w
-    else:  # difference-from-baseline methods: W * (x - mean baseline)
-        expected = w * (x - _baseline_mean(spec, x))
+    expected = {"|W|": lambda: w.abs().expand_as(x), "W": lambda: w.expand_as(x), "W*x": lambda: x * w,
+                "W*(x-baseline)": lambda: w * (x - _baseline_mean(spec, x))}[spec.closed_form]()
     torch.testing.assert_close(result, expected, atol=1e-5, rtol=1e-5)
 
 
@@ -71,7 +65,7 @@ class _ProbabilityHead(nn.Module):
         return self.head(self.body(x) * 2)
 
 
-@pytest.mark.parametrize("spec", [s for s in SPECS if s.completeness], ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", [s for s in ALL_SPECS if s.completeness], ids=lambda s: s.name)
 @pytest.mark.parametrize("model_cls", [MLP, SmallCNN, _ProbabilityHead, lambda: _ProbabilityHead(log=True)],
                          ids=["mlp", "cnn", "softmax", "log_softmax"])
 def test_completeness_on_nonlinear_models(spec: Spec, model_cls) -> None:

@@ -1,7 +1,11 @@
-"""Every layer, neuron and CAM class with deterministic arguments, on ``tests.conftest.SmallCNN``.
+"""Test fixtures for every method of :mod:`veracity.registry` that takes a layer (layer, neuron
+and CAM families), on ``tests.conftest.SmallCNN``.
 
-``call(method, x)`` runs one attribution; the generic tests (batch == per example, hooks
-removed, model untouched) iterate over this list.
+The claims (batch invariance, completeness, chunk argument, baseline kind) come from the
+library registry; here only how to build and call each method deterministically. A method
+without an entry in ``FIXTURES`` gets the default: ``cls(model, model.conv2)`` called as
+``attribute(x, target=1)`` (layer scope) or ``attribute(x, NEURON)`` (neuron scope).
+``baselines(x)`` gives the baselines of a completeness check (None: the method's default).
 """
 
 from __future__ import annotations
@@ -11,15 +15,33 @@ from typing import Any, Callable
 
 import torch
 
-from veracity import attr
+from veracity import registry
+from veracity.registry import MethodEntry
 
 
 @dataclass
 class Case:
+    """The registry entry ``name`` built by ``make(model)`` and run by ``call(method, x, **extra)``."""
+
     name: str
-    make: Callable[[Any], Any]  # model -> method
-    call: Callable[[Any, torch.Tensor], Any]
-    per_example: bool = True  # permutation mixes the batch: no per-example equality
+    make: Callable[[Any], Any] | None = None  # model -> method; None: cls(model, model.conv2)
+    call: Callable[..., Any] | None = None  # (method, x, **extra) -> attributions
+    baselines: Callable[[torch.Tensor], Any] | None = None  # passed as `baselines=` where given
+
+    def __post_init__(self) -> None:
+        self.claims: MethodEntry = registry.get(self.name)
+        if self.make is None:
+            self.make = lambda m: self.claims.cls(m, m.conv2)
+        if self.call is None:
+            if self.claims.scope == "neuron":
+                self.call = lambda a, x, **kw: a.attribute(x, NEURON, **kw)
+            else:
+                self.call = lambda a, x, **kw: a.attribute(x, target=1, **kw)
+
+    @property
+    def per_example(self) -> bool:
+        """Batch == each example alone (a permutation or a noise draw mixes the batch)."""
+        return self.claims.batch_invariant
 
 
 def _background(x: torch.Tensor) -> torch.Tensor:
@@ -30,55 +52,47 @@ def _seeded() -> torch.Generator:
     return torch.Generator().manual_seed(3)
 
 
+def _tenth(x: torch.Tensor) -> torch.Tensor:
+    return torch.full_like(x, 0.1)
+
+
+def _channels(x: torch.Tensor) -> torch.Tensor:
+    return torch.arange(4).view(1, 4, 1, 1)
+
+
 NEURON = (2, 1, 1)
 
-CASES = [
-    Case("LayerActivation", lambda m: attr.LayerActivation(m, m.conv2), lambda a, x: a.attribute(x)),
-    Case("LayerGradientXActivation", lambda m: attr.LayerGradientXActivation(m, m.conv2),
-         lambda a, x: a.attribute(x, target=1)),
-    Case("LayerIntegratedGradients", lambda m: attr.LayerIntegratedGradients(m, m.conv2),
-         lambda a, x: a.attribute(x, target=1, n_steps=8)),
-    Case("LayerConductance", lambda m: attr.LayerConductance(m, m.conv2),
-         lambda a, x: a.attribute(x, target=1, n_steps=8)),
-    Case("InternalInfluence", lambda m: attr.InternalInfluence(m, m.conv2),
-         lambda a, x: a.attribute(x, target=1, n_steps=8)),
-    Case("LayerDeepLift", lambda m: attr.LayerDeepLift(m, m.conv2), lambda a, x: a.attribute(x, 0.1, target=1)),
-    Case("LayerDeepLiftShap", lambda m: attr.LayerDeepLiftShap(m, m.conv2),
-         lambda a, x: a.attribute(x, _background(x), target=1)),
-    Case("LayerGradientShap", lambda m: attr.LayerGradientShap(m, m.conv2),
-         lambda a, x: a.attribute(x, _background(x), n_samples=4, target=1, generator=_seeded()),
-         per_example=False),
-    Case("LayerFeatureAblation", lambda m: attr.LayerFeatureAblation(m, m.relu1),
-         lambda a, x: a.attribute(x, target=1, layer_mask=torch.arange(4).view(1, 4, 1, 1))),
-    Case("LayerFeaturePermutation", lambda m: attr.LayerFeaturePermutation(m, m.relu1),
-         lambda a, x: a.attribute(x, target=1, layer_mask=torch.arange(4).view(1, 4, 1, 1),
-                                  generator=_seeded()), per_example=False),
-    Case("LayerGradCam", lambda m: attr.LayerGradCam(m, m.conv2), lambda a, x: a.attribute(x, target=1)),
-    Case("LayerGradCamPlusPlus", lambda m: attr.LayerGradCamPlusPlus(m, m.conv2),
-         lambda a, x: a.attribute(x, target=1)),
-    Case("LayerXGradCam", lambda m: attr.LayerXGradCam(m, m.conv2), lambda a, x: a.attribute(x, target=1)),
-    Case("LayerHiResCam", lambda m: attr.LayerHiResCam(m, m.conv2), lambda a, x: a.attribute(x, target=1)),
-    Case("LayerCam", lambda m: attr.LayerCam(m, m.conv2), lambda a, x: a.attribute(x, target=1)),
-    Case("LayerEigenCam", lambda m: attr.LayerEigenCam(m, m.conv2), lambda a, x: a.attribute(x)),
-    Case("LayerScoreCam", lambda m: attr.LayerScoreCam(m, m.relu1),
-         lambda a, x: a.attribute(x, target=1, upsample_to_input=True)),
-    Case("LayerAblationCam", lambda m: attr.LayerAblationCam(m, m.relu1), lambda a, x: a.attribute(x, target=1)),
-    Case("GuidedGradCam", lambda m: attr.GuidedGradCam(m, m.conv2), lambda a, x: a.attribute(x, target=1)),
-    Case("NeuronGradient", lambda m: attr.NeuronGradient(m, m.conv2), lambda a, x: a.attribute(x, NEURON)),
-    Case("NeuronIntegratedGradients", lambda m: attr.NeuronIntegratedGradients(m, m.conv2),
-         lambda a, x: a.attribute(x, NEURON, n_steps=8)),
-    Case("NeuronConductance", lambda m: attr.NeuronConductance(m, m.conv2),
-         lambda a, x: a.attribute(x, NEURON, target=1, n_steps=8)),
-    Case("NeuronGradientShap", lambda m: attr.NeuronGradientShap(m, m.conv2),
-         lambda a, x: a.attribute(x, NEURON, _background(x), n_samples=4, generator=_seeded()),
-         per_example=False),
-    Case("NeuronDeepLift", lambda m: attr.NeuronDeepLift(m, m.conv2), lambda a, x: a.attribute(x, NEURON, 0.1)),
-    Case("NeuronDeepLiftShap", lambda m: attr.NeuronDeepLiftShap(m, m.conv2),
-         lambda a, x: a.attribute(x, NEURON, _background(x))),
-    Case("NeuronGuidedBackprop", lambda m: attr.NeuronGuidedBackprop(m, m.conv2),
-         lambda a, x: a.attribute(x, NEURON)),
-    Case("NeuronDeconvolution", lambda m: attr.NeuronDeconvolution(m, m.conv2),
-         lambda a, x: a.attribute(x, NEURON)),
-    Case("NeuronFeatureAblation", lambda m: attr.NeuronFeatureAblation(m, m.conv2),
-         lambda a, x: a.attribute(x, NEURON)),
+FIXTURES = [
+    Case("LayerActivation", call=lambda a, x, **kw: a.attribute(x, **kw)),
+    Case("LayerIntegratedGradients", call=lambda a, x, **kw: a.attribute(x, target=1, **{"n_steps": 8, **kw}),
+         baselines=_tenth),
+    Case("LayerConductance", call=lambda a, x, **kw: a.attribute(x, target=1, **{"n_steps": 8, **kw}),
+         baselines=_tenth),
+    Case("InternalInfluence", call=lambda a, x, **kw: a.attribute(x, target=1, **{"n_steps": 8, **kw})),
+    Case("LayerDeepLift", call=lambda a, x, **kw: a.attribute(x, **{"baselines": 0.1, **kw}, target=1),
+         baselines=_tenth),
+    Case("LayerDeepLiftShap", baselines=_background,
+         call=lambda a, x, **kw: a.attribute(x, **{"baselines": _background(x), **kw}, target=1)),
+    Case("LayerGradientShap", call=lambda a, x, **kw: a.attribute(
+        x, _background(x), n_samples=4, target=1, generator=_seeded(), **kw)),
+    Case("LayerFeatureAblation", lambda m: registry.get("LayerFeatureAblation").cls(m, m.relu1),
+         lambda a, x, **kw: a.attribute(x, target=1, layer_mask=_channels(x), **kw)),
+    Case("LayerFeaturePermutation", lambda m: registry.get("LayerFeaturePermutation").cls(m, m.relu1),
+         lambda a, x, **kw: a.attribute(x, target=1, layer_mask=_channels(x), generator=_seeded(), **kw)),
+    Case("LayerEigenCam", call=lambda a, x, **kw: a.attribute(x, **kw)),
+    Case("LayerScoreCam", lambda m: registry.get("LayerScoreCam").cls(m, m.relu1),
+         lambda a, x, **kw: a.attribute(x, target=1, upsample_to_input=True, **kw)),
+    Case("LayerAblationCam", lambda m: registry.get("LayerAblationCam").cls(m, m.relu1)),
+    Case("NeuronIntegratedGradients", call=lambda a, x, **kw: a.attribute(x, NEURON, **{"n_steps": 8, **kw}),
+         baselines=_tenth),
+    Case("NeuronConductance", call=lambda a, x, **kw: a.attribute(x, NEURON, target=1, **{"n_steps": 8, **kw})),
+    Case("NeuronGradientShap", call=lambda a, x, **kw: a.attribute(
+        x, NEURON, _background(x), n_samples=4, generator=_seeded(), **kw)),
+    Case("NeuronDeepLift", call=lambda a, x, **kw: a.attribute(x, NEURON, **{"baselines": 0.1, **kw}),
+         baselines=_tenth),
+    Case("NeuronDeepLiftShap", baselines=_background,
+         call=lambda a, x, **kw: a.attribute(x, NEURON, **{"baselines": _background(x), **kw})),
 ]
+
+_BY_NAME = {case.name: case for case in FIXTURES}
+CASES = [_BY_NAME.get(entry.name) or Case(entry.name) for entry in registry.methods(takes_layer=True)]

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from tests.attr.layer.registry import CASES, Case
+from tests.attr.layer.registry import CASES, NEURON, Case
 from tests.conftest import SmallCNN
 from veracity import attr
 
@@ -49,6 +49,41 @@ def test_model_inputs_untouched_and_hooks_removed(case: Case) -> None:
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
     assert all(p.grad is None for p in model.parameters())
     assert torch.is_grad_enabled()
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.claims.completeness], ids=lambda c: c.name)
+def test_completeness_through_the_layer(case: Case) -> None:
+    """Layer scope: the layer's attributions sum to F(x) - F(baseline); neuron scope: the input
+    attributions sum to the neuron's difference. Baselines from the fixture (its mean for a
+    distribution)."""
+    model = SmallCNN().eval()
+    x = torch.randn(3, 1, 8, 8)
+    baselines = case.baselines(x)
+    extra = {"n_steps": 300} if case.claims.chunk_arg == "internal_batch_size" and "Shap" not in case.name else {}
+    total = sum(t.flatten(1).sum(1) for t in _tensors(case.call(case.make(model), x, baselines=baselines,
+                                                                 **extra)))
+
+    def explained(v: torch.Tensor) -> torch.Tensor:
+        if case.claims.scope == "neuron":
+            return attr.LayerActivation(model, model.conv2).attribute(v)[(slice(None), *NEURON)]
+        return model(v)[:, 1]
+
+    with torch.no_grad():
+        reference = explained(baselines)
+        expected = explained(x) - (reference.mean() if case.claims.baseline_kind == "distribution" else reference)
+    tolerance = 1e-4 if "DeepLift" in case.name else 2e-3 * max(1.0, float(expected.abs().max()))
+    assert torch.allclose(total, expected, atol=tolerance), (total, expected)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.claims.chunk_arg], ids=lambda c: c.name)
+def test_any_chunk_size_gives_the_same_result(case: Case) -> None:
+    model = SmallCNN().eval()
+    x = torch.randn(3, 1, 8, 8)
+    reference = _tensors(case.call(case.make(model), x))
+    for size in (1, 3, 7, 10_000):
+        result = _tensors(case.call(case.make(model), x, **{case.claims.chunk_arg: size}))
+        for r, ref in zip(result, reference):
+            torch.testing.assert_close(r, ref, atol=1e-5, rtol=1e-4)
 
 
 class _Explodes(SmallCNN):
