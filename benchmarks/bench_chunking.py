@@ -1,0 +1,131 @@
+"""Chunk auto-tuning: the tuned run against every fixed chunk size, on a narrow and a wide CNN.
+
+The narrow model is the benchmarks' ResNet-like CNN (32 channels after a 2x max-pool, so its
+blocks run at 32x32); the wide one keeps 32 channels at the full 64x64 resolution, about 0.5 MB of
+activations per row per layer, where input bytes mislead the 1 MiB budget most. For each
+gradient, perturbation and metric workload (batch 4, 3x64x64, 2 threads) the table has one
+column per fixed size (rows per model call, pinned with ``memory_budget(bytes, tune=False)``),
+the tuned run with a remembered decision ("tuned s") and with an empty cache, tuning included
+("cold s"), and ``tuned / best`` (target: within 1.05).
+
+Run: ``.venv/bin/python benchmarks/bench_chunking.py`` (about 10 minutes on a quiet machine;
+BENCH_REPEATS, default 3). ``--smoke`` runs tiny sizes in seconds to check the script works.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import best_time, print_table  # noqa: E402
+from models import ResidualBlock, resnet_like  # noqa: E402
+
+import veracity  # noqa: E402
+from veracity import attr  # noqa: E402
+from veracity._core.chunking import forget_tuned_sizes  # noqa: E402
+from veracity.metrics import faithfulness_correlation, pixel_flipping  # noqa: E402
+
+SMOKE = "--smoke" in sys.argv
+REPEATS = 1 if SMOKE else int(os.environ.get("BENCH_REPEATS", "3"))
+FIXED_ROWS = (4, 8, 16) if SMOKE else (4, 8, 16, 32, 64)
+BATCH = 4
+
+
+class WideResNetLike(nn.Module):
+    """The ResNet-like CNN without the stem's max-pool: 32 channels at full resolution."""
+
+    def __init__(self, channels: int = 32, classes: int = 10) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1, bias=False),
+                                  nn.BatchNorm2d(channels), nn.ReLU())
+        self.blocks = nn.Sequential(ResidualBlock(channels), ResidualBlock(channels))
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.blocks(self.stem(x)))
+
+
+def wide_resnet_like(seed: int = 0, channels: int = 32) -> WideResNetLike:
+    """A WideResNetLike in eval mode with non-trivial BatchNorm statistics, fixed by ``seed``."""
+    torch.manual_seed(seed)
+    model = WideResNetLike(channels)
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.1, 0.1)
+            module.running_var.uniform_(0.5, 1.5)
+    return model.eval()
+
+
+def workloads(model: nn.Module, x: torch.Tensor) -> list[tuple[str, Callable[[], object]]]:
+    """Gradient, perturbation and metric workloads, none with an explicit chunk argument."""
+    side = x.shape[-1]
+    cell = side // 8
+    cells = torch.arange(side) // cell
+    groups = (cells.view(-1, 1) * 8 + cells.view(1, -1)).view(1, 1, side, side)  # 64 superpixels
+    saliency = torch.rand(x.shape[0], 1, side, side, generator=torch.Generator().manual_seed(1))
+    steps = 8 if SMOKE else 50
+    return [
+        (f"IntegratedGradients n_steps={steps}",
+         lambda: attr.IntegratedGradients(model).attribute(x, target=0, n_steps=steps)),
+        (f"NoiseTunnel(Saliency) nt_samples={steps}",
+         lambda: attr.NoiseTunnel(attr.Saliency(model)).attribute(
+             x, target=0, nt_samples=steps, stdevs=0.1, generator=torch.Generator().manual_seed(0))),
+        ("Occlusion window 8 stride 4",
+         lambda: attr.Occlusion(model).attribute(x, target=0, sliding_window_shapes=(3, 8, 8),
+                                                 strides=(3, 4, 4))),
+        ("FeatureAblation 64 groups",
+         lambda: attr.FeatureAblation(model).attribute(x, target=0, feature_mask=groups)),
+        ("pixel_flipping features_in_step=64",
+         lambda: pixel_flipping(model, x, saliency, target=0, features_in_step=side * side // 64)),
+        (f"faithfulness_correlation {steps} runs",
+         lambda: faithfulness_correlation(model, x, saliency, target=0, nr_runs=steps,
+                                          subset_size=side * side // 16, seed=0)),
+    ]
+
+
+def timed_row(name: str, run: Callable[[], object], row_bytes: int) -> dict[str, object]:
+    """Seconds at each fixed size, tuned (remembered) and cold; the ratio tuned / best fixed."""
+    row: dict[str, object] = {"workload": name}
+    fixed = {}
+    for rows in FIXED_ROWS:
+        with veracity.memory_budget(rows * row_bytes, tune=False):
+            fixed[rows] = best_time(run, REPEATS)
+        row[f"{rows} rows s"] = fixed[rows]
+
+    def cold() -> object:
+        forget_tuned_sizes()
+        return run()
+
+    with veracity.memory_budget(tune=True):
+        forget_tuned_sizes()
+        row["tuned s"] = best_time(run, REPEATS)   # the warm-up call tunes, the timed ones reuse
+        row["cold s"] = best_time(cold, REPEATS)
+    best_rows = min(fixed, key=fixed.__getitem__)
+    row["best rows"] = best_rows
+    row["tuned / best"] = row["tuned s"] / fixed[best_rows]
+    row["cold / best"] = row["cold s"] / fixed[best_rows]
+    return row
+
+
+def main() -> None:
+    torch.set_num_threads(2)
+    side, channels = (16, 8) if SMOKE else (64, 32)
+    x = torch.rand(BATCH, 3, side, side, generator=torch.Generator().manual_seed(0))
+    row_bytes = x[0].numel() * x.element_size()
+    narrow = resnet_like() if not SMOKE else wide_resnet_like(channels=4)
+    models = [("narrow (ResNet-like, pooled)", narrow), ("wide (32 channels, full resolution)",
+                                                         wide_resnet_like(channels=channels))]
+    for label, model in models:
+        rows = [timed_row(name, run, row_bytes) for name, run in workloads(model, x)]
+        print_table(f"Chunk sizes, {label}, batch {BATCH}, 3x{side}x{side}, 2 threads", rows)
+
+
+if __name__ == "__main__":
+    main()
