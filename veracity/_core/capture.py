@@ -15,6 +15,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
+from veracity._core.call import Call
 from veracity._core.chunking import Points, points_per_chunk, run_chunks
 from veracity._core.engine import forward_points
 from veracity._core.inputs import call_forward, prepare_additional_args, prepare_inputs
@@ -126,8 +127,8 @@ def capture_layers(
             part.append(tuple(v.clone() for v in site.record.pop()))
 
     points = example_points(tup + aligned)
-    forward_points(run, points, consume, chunk_rows=chunk_rows, chunk_name="chunk_rows",
-                   show_progress=show_progress, desc="capture")
+    forward_points(Call(run, tup, False, batch, TargetIndex()), points, consume, raw=True, chunk_rows=chunk_rows,
+                   chunk_name="chunk_rows", show_progress=show_progress, desc="capture")
     return _package(names, [user_format(_joined(part), site) for part, site in zip(parts, sites)])
 
 

@@ -12,16 +12,15 @@ Rows are point-major: row ``p * batch + b`` is point ``p`` of example ``b``.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 from torch import Tensor
 
-from veracity._core.call import Call, warn_if_training  # noqa: F401 (re-exported for the metrics)
+from veracity._core.call import Call
 from veracity._core.chunking import Points, points_per_chunk, run_chunks
 from veracity._core.inputs import call_forward, repeat_args
 from veracity._core.layers import Values, capturing, run_hooked
-from veracity._core.targets import TargetIndex
 from veracity._core.validate import fail
 
 
@@ -38,22 +37,12 @@ def _per_point(values: Tensor, k: int, points: Points) -> Tensor:
     return grouped.reshape(k, points.copies * points.batch, *tail)
 
 
-def _as_call(call: Any, target: TargetIndex | None, args: tuple[Any, ...]) -> tuple[Call, bool]:
-    """``(call, raw)``: a :class:`Call`, or a bare forward function with ``target`` and ``args``
-    (``target=None`` then asks for raw outputs)."""
-    if isinstance(call, Call):
-        return call, False
-    return Call(call, (), False, 0, target if target is not None else TargetIndex(), args), target is None
-
-
 def forward_points(
-    call: Call | Callable[..., Any],
+    call: Call,
     points: Points,
     consume: Callable[[int, int, Tensor], None],
     *,
     raw: bool = False,
-    target: TargetIndex | None = None,
-    additional_forward_args: tuple[Any, ...] = (),
     chunk_rows: int | None = None,
     chunk_name: str = "perturbations_per_eval",
     show_progress: bool = False,
@@ -64,11 +53,7 @@ def forward_points(
     ``consume(start, stop, values)`` receives, for points ``start..stop-1``, the explained
     scalars (``call.target`` applied) shaped ``(stop - start, copies * batch)``, or with
     ``raw`` the outputs shaped ``(stop - start, copies * batch, *output.shape[1:])``.
-    (A bare forward function with ``target`` / ``additional_forward_args`` keywords is also
-    accepted; without ``target`` it gives raw outputs.)
     """
-    call, bare_raw = _as_call(call, target, additional_forward_args)
-    raw = raw or bare_raw
     size = points_per_chunk(points, chunk_rows, chunk_name)
     width = points.batch * points.copies
 
@@ -134,11 +119,8 @@ def gradients_at(call: Call, inputs: tuple[Tensor, ...] | None = None) -> tuple[
     return result[0]
 
 
-def outputs_at(call: Call | Callable[..., Any], point_list: list[tuple[Tensor, ...]],
-               target: TargetIndex | None = None, additional_forward_args: tuple[Any, ...] = ()) -> Tensor:
+def outputs_at(call: Call, point_list: list[tuple[Tensor, ...]]) -> Tensor:
     """The explained scalars at a few whole batches (e.g. inputs and baselines): ``(n, batch)``."""
-    if not isinstance(call, Call):
-        call = Call(call, (), False, 0, target if target is not None else TargetIndex(), additional_forward_args)
     parts: list[Tensor] = []
 
     def build(start: int, stop: int) -> tuple[Tensor, ...]:

@@ -21,10 +21,11 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from veracity._core.engine import Points, forward_points, warn_if_training
-from veracity._core.inputs import prepare_additional_args, prepare_baselines, prepare_inputs
+from veracity._core.call import Call
+from veracity._core.engine import Points, forward_points
+from veracity._core.inputs import prepare_baselines
 from veracity._core.seeding import random_uniform
-from veracity._core.targets import TargetIndex, prepare_target
+from veracity._core.targets import TargetIndex
 from veracity._core.validate import check_choice, fail
 
 MaskFn = Callable[[int, int], Tensor]
@@ -173,21 +174,36 @@ def _softmaxed(model: Callable[..., Tensor]) -> Callable[..., Tensor]:
     return probabilities
 
 
-@dataclass
+@dataclass(frozen=True)
 class MetricCall:
-    """One metric call: checked inputs, attributions, target and evaluation settings."""
+    """One model-based metric call: the engine's :class:`~veracity._core.call.Call` (model,
+    one checked input tensor, target, extra arguments), the attributions being judged and the
+    evaluation settings."""
 
-    model: Callable[..., Tensor]
-    inputs: Tensor
+    call: Call
     attributions: Tensor
-    target: TargetIndex
-    args: tuple[Any, ...]
     chunk_rows: int | None
     show_progress: bool
 
     @property
+    def model(self) -> Callable[..., Any]:
+        return self.call.forward_func
+
+    @property
+    def inputs(self) -> Tensor:
+        return self.call.inputs[0]
+
+    @property
+    def target(self) -> TargetIndex:
+        return self.call.target
+
+    @property
+    def args(self) -> tuple[Any, ...]:
+        return self.call.args
+
+    @property
     def batch(self) -> int:
-        return self.inputs.shape[0]
+        return self.call.batch
 
     def outputs(self, n_points: int, mask_fn: MaskFn, fill: Tensor | FillFn,
                 desc: str = "perturbations") -> Tensor:
@@ -211,9 +227,8 @@ class MetricCall:
             return (perturbed.reshape(k * x.shape[0], *x.shape[1:]),)
 
         points = Points.of(n_points, (x,), build)
-        forward_points(self.model, points, lambda s, e, v: parts.append(v.float()),
-                       target=self.target, additional_forward_args=self.args,
-                       chunk_rows=self.chunk_rows, show_progress=self.show_progress, desc=desc)
+        forward_points(self.call, points, lambda s, e, v: parts.append(v.float()), chunk_rows=self.chunk_rows,
+                       show_progress=self.show_progress, desc=desc)
         return torch.cat(parts).T.contiguous()
 
     def original(self) -> Tensor:
@@ -243,16 +258,13 @@ def metric_call(model: Callable[..., Tensor], inputs: Any, attributions: Any, ta
                 perturbations_per_eval: int | None = None, show_progress: bool = False
                 ) -> MetricCall:
     """Check and normalise the arguments every model-based metric shares."""
-    tup, _, batch = prepare_inputs(inputs)
-    if len(tup) != 1:
+    call = Call.of(model, inputs, target, additional_forward_args)
+    if len(call.inputs) != 1:
         fail("inputs", "a single tensor (these metrics perturb one input tensor)", inputs, TypeError)
-    x = tup[0].detach()
+    x = call.inputs[0].detach()
     attributions = check_attributions(x, attributions)
-    warn_if_training(model)
     scored = _softmaxed(model) if softmax else model
-    return MetricCall(scored, x, attributions, prepare_target(target, batch),
-                      prepare_additional_args(additional_forward_args), perturbations_per_eval,
-                      show_progress)
+    return MetricCall(call.with_forward(scored, (x,)), attributions, perturbations_per_eval, show_progress)
 
 
 def ordered_curve(call: MetricCall, *, order: str, baseline: Any, generator: Any,

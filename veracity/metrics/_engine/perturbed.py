@@ -13,8 +13,10 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
+from veracity._core.call import Call
 from veracity._core.engine import Points, forward_points, points_per_chunk, run_chunks
 from veracity._core.seeding import derived_point_generator
+from veracity._core.targets import TargetIndex
 from veracity._core.validate import check_choice, check_positive_int
 from veracity.metrics._engine.explain import (
     ExplainFunc,
@@ -49,7 +51,8 @@ def model_outputs(model: Any, inputs: Tensor) -> Tensor:
     """Raw model outputs for ``inputs`` through the engine (no gradients)."""
     parts: list[Tensor] = []
     points = Points.of(1, (inputs,), lambda start, stop: (inputs,))
-    forward_points(model, points, lambda s, e, values: parts.append(values[0]))
+    forward_points(Call(model, (inputs,), False, inputs.shape[0], TargetIndex()), points,
+                   lambda s, e, values: parts.append(values[0]), raw=True)
     return parts[0]
 
 

@@ -13,10 +13,10 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
-from veracity._core.engine import outputs_at, warn_if_training
-from veracity._core.inputs import prepare_additional_args, prepare_baselines, prepare_inputs, sum_per_example
+from veracity._core.call import Call
+from veracity._core.engine import outputs_at
+from veracity._core.inputs import prepare_inputs, sum_per_example
 from veracity._core.seeding import make_generator
-from veracity._core.targets import prepare_target
 from veracity._core.validate import check_positive_int, fail
 from veracity.metrics._engine.curves import metric_call
 from veracity.metrics._engine.explain import inputs_with_attributions
@@ -43,10 +43,8 @@ def completeness(model: Model, inputs: Any, attributions: Any, target: Any = Non
         tensor(True)
     """
     tup, attrs, batch = inputs_with_attributions(inputs, attributions)
-    warn_if_training(model)
-    references = prepare_baselines(baselines, tup)
-    values = outputs_at(model, [tup, references], prepare_target(target, batch),
-                        prepare_additional_args(additional_forward_args))
+    call = Call.of(model, tup, target, additional_forward_args)
+    values = outputs_at(call, [tup, call.baselines(baselines)])
     total = sum_per_example([a.detach() for a in attrs])
     return (total - (values[0] - values[1])).abs()
 

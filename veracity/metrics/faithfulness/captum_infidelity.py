@@ -16,9 +16,9 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
+from veracity._core.call import Call
 from veracity._core.engine import Points, forward_points, outputs_at
-from veracity._core.inputs import as_tuple, prepare_additional_args
-from veracity._core.targets import prepare_target
+from veracity._core.inputs import as_tuple
 from veracity._core.validate import fail
 from veracity.metrics._engine.captum_batches import TensorOrTuple, baseline_tuple, group_sizes
 from veracity.metrics._engine.explain import inputs_with_attributions
@@ -101,11 +101,10 @@ def infidelity(forward_func: Callable[..., Tensor], perturb_func: Callable[..., 
     """
     tup, attrs, batch = inputs_with_attributions(inputs, attributions)
     references = None if baselines is None else baseline_tuple(baselines, len(tup))
-    target_index = prepare_target(target, batch)
-    args = prepare_additional_args(additional_forward_args)
+    call = Call.of(forward_func, tup, target, additional_forward_args)
     sizes = group_sizes(n_perturb_samples, batch, max_examples_per_batch)
     with torch.no_grad():
-        original = outputs_at(forward_func, [tup], target_index, args)[0]
+        original = outputs_at(call, [tup])[0]
         totals = [torch.zeros(batch, dtype=torch.float64, device=tup[0].device) for _ in range(3)]
         for k in sizes:
             expanded = tuple(x.repeat_interleave(k, 0) for x in tup)
@@ -126,8 +125,7 @@ def infidelity(forward_func: Callable[..., Tensor], perturb_func: Callable[..., 
                      "one per input", result)
             values: list[Tensor] = []
             points = Points.of(k, tup, _point_major(perturbed, batch, k))
-            forward_points(forward_func, points, lambda s, e, v, out=values: out.append(v),
-                           target=target_index, additional_forward_args=args)
+            forward_points(call, points, lambda s, e, v, out=values: out.append(v))
             changes = (original[:, None] - torch.cat(values).T).double()
             explained = sum((a.repeat_interleave(k, 0) * p).reshape(batch * k, -1).sum(1)
                             for a, p in zip(attrs, perturbations)).view(batch, k).double()

@@ -203,7 +203,6 @@ def sufficiency(model: Model, inputs: Tensor, attributions: Tensor, *, threshold
 def _predictions(call: MetricCall) -> Tensor:
     outputs: list[Tensor] = []
     points = Points.of(1, (call.inputs,), lambda s, e: (call.inputs,))
-    forward_points(call.model, points, lambda s, e, v: outputs.append(v[0]),
-                   additional_forward_args=call.args)
+    forward_points(call.call, points, lambda s, e, v: outputs.append(v[0]), raw=True)
     return outputs[0].reshape(call.batch, -1).argmax(1)
 
