@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: demo test bench bench-anchors lint clean
+.PHONY: demo test typecheck bench bench-anchors lint clean
 
 $(VENV)/.torch:
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,10 @@ $(VENV)/.demo: $(VENV)/.torch pyproject.toml
 	$(PIP) install -q -e ".[demo]"
 	touch $@
 
+# dev: pytest, ruff, mypy; test: the reference libraries the tests compare against (captum 0.9,
+# scikit-image, scipy, pandas). captum requires torch>=2.3 only, so the pinned torch stays.
 $(VENV)/.dev: $(VENV)/.torch pyproject.toml
-	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q -e ".[dev,test]"
 	touch $@
 
 $(VENV)/.bench: $(VENV)/.dev
@@ -28,8 +30,14 @@ $(VENV)/.bench: $(VENV)/.dev
 demo: $(VENV)/.demo
 	$(PY) -m veracity.demo
 
+typecheck: $(VENV)/.dev
+	$(PY) -m mypy
+
+# mypy first, then pytest even when mypy failed (one run reports both); either failing fails `test`.
 test: $(VENV)/.dev
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	@$(MAKE) --no-print-directory typecheck; typecheck=$$?; \
+	$(PY) -m pytest -q -n 2 --dist loadfile; pytest=$$?; \
+	test $$typecheck -eq 0 -a $$pytest -eq 0
 
 bench: $(VENV)/.bench
 	$(PY) benchmarks/run.py
