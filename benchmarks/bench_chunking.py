@@ -25,7 +25,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import best_time, print_table  # noqa: E402
-from models import ResidualBlock, resnet_like  # noqa: E402
+from models import resnet_like, wide_resnet_like  # noqa: E402
 
 import veracity  # noqa: E402
 from veracity import attr  # noqa: E402
@@ -36,31 +36,6 @@ SMOKE = "--smoke" in sys.argv
 REPEATS = 1 if SMOKE else int(os.environ.get("BENCH_REPEATS", "3"))
 FIXED_ROWS = (4, 8, 16) if SMOKE else (4, 8, 16, 32, 64)
 BATCH = 4
-
-
-class WideResNetLike(nn.Module):
-    """The ResNet-like CNN without the stem's max-pool: 32 channels at full resolution."""
-
-    def __init__(self, channels: int = 32, classes: int = 10) -> None:
-        super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1, bias=False),
-                                  nn.BatchNorm2d(channels), nn.ReLU())
-        self.blocks = nn.Sequential(ResidualBlock(channels), ResidualBlock(channels))
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, classes))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.blocks(self.stem(x)))
-
-
-def wide_resnet_like(seed: int = 0, channels: int = 32) -> WideResNetLike:
-    """A WideResNetLike in eval mode with non-trivial BatchNorm statistics, fixed by ``seed``."""
-    torch.manual_seed(seed)
-    model = WideResNetLike(channels)
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.1, 0.1)
-            module.running_var.uniform_(0.5, 1.5)
-    return model.eval()
 
 
 def workloads(model: nn.Module, x: torch.Tensor) -> list[tuple[str, Callable[[], object]]]:

@@ -8,7 +8,7 @@ type the user passed (tensor in, tensor out; tuple in, tuple out).
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 import torch
 from torch import Tensor
@@ -158,7 +158,7 @@ def repeat_args(args: tuple[Any, ...], batch: int, copies: int) -> tuple[Any, ..
 
 def sum_per_example(values: Sequence[Tensor]) -> Tensor:
     """Sum every tensor over all but the first dimension and add them up: one scalar per example."""
-    return sum(v.reshape(v.shape[0], -1).sum(1) for v in values)
+    return cast(Tensor, sum(v.reshape(v.shape[0], -1).sum(1) for v in values))  # values is never empty
 
 
 def call_forward(forward_func: Callable[..., Any], inputs: Sequence[Tensor], args: tuple[Any, ...]) -> Tensor:
@@ -168,3 +168,13 @@ def call_forward(forward_func: Callable[..., Any], inputs: Sequence[Tensor], arg
         fail("forward_func", "a model that returns a tensor", f"{describe(output)} from the model",
              TypeError)
     return output
+
+
+def softmax_outputs(forward_func: Callable[..., Any]) -> Callable[..., Tensor]:
+    """The model with a softmax over dimension 1 of its output: class probabilities instead of
+    logits (Score-CAM's scores, metrics on probabilities)."""
+
+    def probabilities(*args: Any) -> Tensor:
+        return torch.softmax(forward_func(*args), dim=1)
+
+    return probabilities

@@ -208,3 +208,29 @@ def tapping(forward_func: Any, sites: list[Site], n_inputs: int, counts: list[in
         return run_hooked(forward_func, sites, changes, (*inputs, *rest), grad_from_layer=True)
 
     return run
+
+
+class _ThroughSelection(torch.autograd.Function):
+    """Identity forward; backward sends ``select(grad) * d neuron / d values`` to the values."""
+
+    @staticmethod
+    def forward(ctx: Any, value: Tensor, pick: Callable[[Tensor], Tensor]) -> Tensor:
+        ctx.save_for_backward(value.detach())
+        ctx.pick = pick
+        return value.clone()
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        (value,) = ctx.saved_tensors
+        with torch.enable_grad():
+            point = value.detach().requires_grad_()
+            (neuron_grad,) = torch.autograd.grad(ctx.pick(point).sum(), point)
+        output_grad = ctx.pick(grad)
+        return output_grad.view(-1, *([1] * (value.dim() - 1))) * neuron_grad, None
+
+
+def through_selection(value: Tensor, pick: Callable[[Tensor], Tensor]) -> Tensor:
+    """``value`` unchanged forward; backward, the gradient reaches ``value`` only through the
+    selected quantity ``pick(value)`` (one value per row): ``pick(grad) * d pick / d value``.
+    Neuron conductance routes the output's gradient through one neuron this way."""
+    return _ThroughSelection.apply(value, pick)

@@ -29,7 +29,7 @@ class Attribution:
     def attribute(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
 
-    def attribute_call(self, call: Call, **kwargs: Any) -> Any:
+    def attribute_call(self, call: Call, *args: Any, **kwargs: Any) -> Any:
         """``attribute`` on an already normalised :class:`~veracity._core.call.Call`: how
         adapters (layer, neuron, NoiseTunnel, metrics) run this method on a derived call
         without turning it back into the user's form. ``kwargs`` are ``attribute``'s other

@@ -18,8 +18,8 @@ from torch import Tensor
 from veracity._core.call import Call
 from veracity._core.validate import fail
 from veracity.attr._base import GradientAttribution
-from veracity.attr.layer._adapter import LayerAttribution, at_layers, check_grad_kwargs, values_at
 from veracity.attr.layer.activation import layer_gradients
+from veracity.attr.layer.adapter import LayerAttribution, at_layers, check_grad_kwargs, values_at
 
 _EPS = 1e-7
 

@@ -23,7 +23,7 @@ from veracity.attr.cam.combiner import (
     layer_cam_weights,
     xgrad_cam_weights,
 )
-from veracity.attr.layer._adapter import LayerAttribution, prepare
+from veracity.attr.layer.adapter import LayerAttribution, prepare
 
 
 class LayerGradCam(GradientCam):

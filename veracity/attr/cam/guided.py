@@ -12,7 +12,7 @@ from veracity._core.call import Call
 from veracity.attr._base import GradientAttribution
 from veracity.attr.cam.gradient_cams import LayerGradCam
 from veracity.attr.gradient.guided import GuidedBackprop
-from veracity.attr.layer._adapter import LayerAttribution
+from veracity.attr.layer.adapter import LayerAttribution
 
 
 class GuidedGradCam(LayerAttribution, GradientAttribution):

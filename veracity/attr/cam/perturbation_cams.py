@@ -9,10 +9,11 @@ from torch import Tensor
 
 from veracity._core.call import Call
 from veracity._core.engine import Points, forward_points, outputs_at
+from veracity._core.inputs import softmax_outputs
 from veracity._core.validate import check_choice, check_optional_positive_int, fail
 from veracity.attr._base import PerturbationAttribution
 from veracity.attr.cam.combiner import activations_of, combine, finish, upsample
-from veracity.attr.layer._adapter import LayerAttribution, prepare
+from veracity.attr.layer.adapter import LayerAttribution, prepare
 from veracity.attr.layer.perturbation import LayerFeatureAblation
 
 SCORES = ("increase", "channel_softmax")
@@ -27,10 +28,6 @@ def normalised_maps(activations: Tensor, size: tuple[int, ...], mode: str | None
     scaled = torch.where(span > 0, (flat - low) / torch.where(span > 0, span, torch.ones_like(span)),
                          torch.zeros_like(flat))
     return scaled.view_as(maps)
-
-
-def _softmax_model(forward_func: Any) -> Any:
-    return lambda *args: torch.softmax(forward_func(*args), dim=1)
 
 
 def _chunk_rows(perturbations_per_eval: int | None, batch: int) -> int | None:
@@ -97,7 +94,7 @@ class LayerScoreCam(LayerAttribution, PerturbationAttribution):
             return tuple(result)
 
         scores: list[Tensor] = []
-        model = _softmax_model(self.forward_func) if score == "increase" else self.forward_func
+        model = softmax_outputs(self.forward_func) if score == "increase" else self.forward_func
         points = Points.of(activations.shape[1], call.inputs, build)
         forward_points(call.with_forward(model), points, lambda s, e, v: scores.append(v), chunk_rows=rows,
                        show_progress=show_progress, desc="LayerScoreCam")

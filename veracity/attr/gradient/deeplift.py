@@ -9,12 +9,12 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
+from veracity._core.activation_rules import rescale_rule
 from veracity._core.call import Call
 from veracity._core.engine import Points, gradient_points
 from veracity._core.hooks import BackwardRules
 from veracity._core.validate import fail
 from veracity.attr._base import GradientAttribution
-from veracity.attr.gradient.rules import rescale_rule
 
 TensorOrTuple = Tensor | tuple[Tensor, ...]
 RESCALED = frozenset({"elementwise", "max_pool", "softmax"})
@@ -170,7 +170,9 @@ class DeepLiftShap(DeepLift):
         torch.Size([3, 4])
     """
 
-    def attribute(self, inputs: TensorOrTuple, baselines: Any, target: Any = None, additional_forward_args: Any = None,
+    # Captum's DeepLiftShap requires ``baselines`` (a distribution), where DeepLift defaults them.
+    def attribute(self, inputs: TensorOrTuple, baselines: Any,  # type: ignore[override]
+                  target: Any = None, additional_forward_args: Any = None,
                   return_convergence_delta: bool = False, custom_attribution_func: Callable[..., Any] | None = None, *,
                   internal_batch_size: int | None = None,
                   show_progress: bool = False) -> TensorOrTuple | tuple[TensorOrTuple, Tensor]:
@@ -178,7 +180,7 @@ class DeepLiftShap(DeepLift):
         return self.attribute_call(call, baselines, return_convergence_delta, custom_attribution_func,
                                    internal_batch_size=internal_batch_size, show_progress=show_progress)
 
-    def attribute_call(self, call: Call, baselines: Any = None,  # type: ignore[override]
+    def attribute_call(self, call: Call, baselines: Any = None,
                        return_convergence_delta: bool = False,
                        custom_attribution_func: Callable[..., Any] | None = None, *,
                        internal_batch_size: int | None = None, show_progress: bool = False

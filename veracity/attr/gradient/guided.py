@@ -6,11 +6,11 @@ from typing import Any, Callable
 
 from torch import Tensor
 
+from veracity._core.activation_rules import deconvolution_rule, guided_backprop_rule
 from veracity._core.call import Call
 from veracity._core.engine import gradients_at
 from veracity._core.hooks import ActivationCall, BackwardRules
 from veracity.attr._base import GradientAttribution
-from veracity.attr.gradient.rules import deconvolution_rule, guided_backprop_rule
 
 TensorOrTuple = Tensor | tuple[Tensor, ...]
 

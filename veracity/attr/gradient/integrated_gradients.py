@@ -22,6 +22,7 @@ PATH_METHODS = ("gausslegendre", "riemann_left", "riemann_right", "riemann_middl
 
 @lru_cache(maxsize=64)
 def _path_rule(method: str, n_steps: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    weights: np.ndarray | list[float]
     if method == "gausslegendre":
         nodes, weights = np.polynomial.legendre.leggauss(n_steps)
         return tuple((nodes + 1) / 2), tuple(weights / 2)

@@ -83,7 +83,7 @@ class NoiseTunnel(Attribution):
 
         def step(start: int, stop: int) -> None:
             k = stop - start
-            noisy = [[] for _ in tup]
+            noisy: list[list[Tensor]] = [[] for _ in tup]
             for point in range(start, stop):
                 gen = point_generator(seeds[point], device)
                 for i, (x, s) in enumerate(zip(tup, noise_std)):

@@ -1,7 +1,7 @@
 """Layer attribution: every input-space algorithm explained at a hidden layer, through one adapter."""
 
-from veracity.attr.layer._adapter import LayerAttribution
 from veracity.attr.layer.activation import LayerActivation, LayerGradientXActivation
+from veracity.attr.layer.adapter import LayerAttribution
 from veracity.attr.layer.deeplift import LayerDeepLift, LayerDeepLiftShap
 from veracity.attr.layer.gradient_shap import LayerGradientShap
 from veracity.attr.layer.integrated import InternalInfluence, LayerConductance, LayerIntegratedGradients

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from veracity._core.call import Call
 from veracity._core.engine import site_gradients
 from veracity.attr._base import GradientAttribution
-from veracity.attr.layer._adapter import (
+from veracity.attr.layer.adapter import (
     LayerAttribution,
     at_layers,
     check_grad_kwargs,

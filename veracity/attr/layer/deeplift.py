@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from veracity._core.call import Call
 from veracity.attr._base import GradientAttribution
 from veracity.attr.gradient.deeplift import apply_custom, rescale_attributions, warn_if_incomplete
-from veracity.attr.layer._adapter import (
+from veracity.attr.layer.adapter import (
     LayerAttribution,
     at_layers,
     check_grad_kwargs,
@@ -124,7 +124,7 @@ class LayerDeepLiftShap(LayerDeepLift):
                                    custom_attribution_func, internal_batch_size=internal_batch_size,
                                    show_progress=show_progress)
 
-    def attribute_call(self, call: Call, baselines: Any = None,  # type: ignore[override]
+    def attribute_call(self, call: Call, baselines: Any = None,
                        return_convergence_delta: bool = False, attribute_to_layer_input: bool = False,
                        custom_attribution_func: Callable[..., Any] | None = None, *,
                        internal_batch_size: int | None = None, show_progress: bool = False) -> Any:

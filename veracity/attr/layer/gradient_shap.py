@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from veracity._core.call import Call
 from veracity.attr._base import GradientAttribution
 from veracity.attr.gradient.gradient_shap import GradientShap
-from veracity.attr.layer._adapter import LayerAttribution, at_layers, counts_of, tapped, unflat, values_at
+from veracity.attr.layer.adapter import LayerAttribution, at_layers, counts_of, tapped, unflat, values_at
 
 
 class LayerGradientShap(LayerAttribution, GradientAttribution):
@@ -63,5 +63,5 @@ class LayerGradientShap(LayerAttribution, GradientAttribution):
             (*noise, *(0.0,) * len(at_inputs)), return_convergence_delta, internal_batch_size=internal_batch_size,
             generator=generator)
         attributions, delta = result if return_convergence_delta else (result, None)
-        formatted = call.finish_layers(unflat(attributions[n_in:], counts))
+        formatted = call.finish_layers(unflat(cast(tuple[Tensor, ...], attributions)[n_in:], counts))  # several inputs
         return (formatted, delta) if return_convergence_delta else formatted

@@ -4,7 +4,7 @@ layer's values replaced (layer IG) or tapped (the other two)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import torch
 from torch import Tensor, nn
@@ -14,7 +14,7 @@ from veracity._core.engine import outputs_at
 from veracity._core.validate import check_choice, check_positive_int
 from veracity.attr._base import GradientAttribution, convergence_delta
 from veracity.attr.gradient.integrated_gradients import PATH_METHODS, integrate_path
-from veracity.attr.layer._adapter import (
+from veracity.attr.layer.adapter import (
     LayerAttribution,
     check_grad_kwargs,
     counts_of,
@@ -166,7 +166,8 @@ class LayerConductance(LayerAttribution, GradientAttribution):
                 g = grad.reshape(stop - start, batch, *grad.shape[1:])
                 v = value.reshape(stop - start, batch, *value.shape[1:])
                 if previous[i] is not None:
-                    g, v = torch.cat([previous[i][0], g]), torch.cat([previous[i][1], v])
+                    before = cast(tuple[Tensor, Tensor], previous[i])  # not None: checked just above
+                    g, v = torch.cat([before[0], g]), torch.cat([before[1], v])
                 totals[i] += (g[:-1] * (v[1:] - v[:-1])).sum(0)
                 previous[i] = (g[-1:], v[-1:])
 

@@ -10,7 +10,7 @@ import torch
 from veracity._core.call import Call
 from veracity._core.validate import fail
 from veracity.attr._base import PerturbationAttribution
-from veracity.attr.layer._adapter import LayerAttribution, at_layers, counts_of, replaced, values_at
+from veracity.attr.layer.adapter import LayerAttribution, at_layers, counts_of, replaced, values_at
 from veracity.attr.perturbation.ablation import FeatureAblation
 from veracity.attr.perturbation.permutation import FeaturePermutation
 

@@ -1,6 +1,6 @@
 """Neuron attribution: every input-space algorithm explaining one selected neuron of a layer."""
 
-from veracity.attr.neuron._adapter import NeuronAttribution
+from veracity.attr.neuron.adapter import NeuronAttribution
 from veracity.attr.neuron.methods import (
     NeuronConductance,
     NeuronDeconvolution,

@@ -20,7 +20,7 @@ from veracity.attr.gradient.gradient_shap import GradientShap
 from veracity.attr.gradient.guided import Deconvolution, GuidedBackprop
 from veracity.attr.gradient.integrated_gradients import IntegratedGradients
 from veracity.attr.gradient.saliency import Saliency
-from veracity.attr.neuron._adapter import NeuronAttribution, conductance_forward, neuron_forward
+from veracity.attr.neuron.adapter import NeuronAttribution, conductance_forward, neuron_forward
 from veracity.attr.perturbation.ablation import FeatureAblation
 
 

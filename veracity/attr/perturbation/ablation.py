@@ -13,10 +13,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from veracity._core.batch_scores import scores
 from veracity._core.call import Call
 from veracity._core.validate import fail
 from veracity.attr._base import PerturbationAttribution
-from veracity.attr.perturbation._engine import blend, prepare_call, presence_builder, scores
+from veracity.attr.perturbation._engine import blend, prepare_call, presence_builder
 from veracity.attr.perturbation._groups import prepare_feature_mask
 
 TensorOrTuple = Tensor | tuple[Tensor, ...]
@@ -75,7 +76,7 @@ class FeatureAblation(PerturbationAttribution):
 
         values = scores(call, groups.n_features + 1,
                         presence_builder(call, base, groups, presence), perturbations_per_eval,
-                        show_progress, f"{self.get_name()} attribution", groups)
+                        show_progress, f"{self.get_name()} attribution", groups.ids)
         per_feature = (values[:1] - values[1:]).t()
         return call.finish(groups.spread(per_feature, call.inputs))
 
@@ -113,7 +114,7 @@ class _Windows:
 
     def masks(self, index: Tensor) -> Tensor:
         """Boolean ``(k, *shape)``: the elements each window covers."""
-        result = None
+        result: Tensor | None = None
         remainder = index
         for dim in reversed(range(len(self.shape))):
             position = remainder % self.counts[dim]
@@ -123,6 +124,7 @@ class _Windows:
             covers = (axis >= start) & (axis < start + self.window[dim])
             covers = covers.view(index.shape[0], *([1] * dim), self.shape[dim], *([1] * (len(self.shape) - dim - 1)))
             result = covers if result is None else result & covers
+        assert result is not None  # the shape has at least one dimension
         return result
 
 

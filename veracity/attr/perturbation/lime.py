@@ -15,11 +15,12 @@ from typing import Any, Callable, Iterator
 import torch
 from torch import Tensor
 
+from veracity._core.batch_scores import OutputMode, scores
 from veracity._core.call import Call
 from veracity._core.inputs import as_tuple, format_like
 from veracity._core.validate import check_positive_int, fail
 from veracity.attr._base import PerturbationAttribution
-from veracity.attr.perturbation._engine import OutputMode, prepare_call, presence_builder, scores
+from veracity.attr.perturbation._engine import prepare_call, presence_builder
 from veracity.attr.perturbation._groups import prepare_feature_mask
 from veracity.attr.perturbation.kernels import (
     BernoulliSampler,
@@ -127,11 +128,13 @@ class LimeBase(PerturbationAttribution):
         interpretable, model_inputs = [], []
         for sample in samples:
             if self.perturb_interpretable_space:
+                assert self.from_interp_rep_transform is not None  # checked in __init__
                 interpretable.append(sample)
                 model_inputs.append(as_tuple(self.from_interp_rep_transform(sample, inputs, **kwargs),
                                              "from_interp_rep_transform")[0])
             else:
                 model_inputs.append(as_tuple(sample, "perturb_func")[0])
+                assert self.to_interp_rep_transform is not None  # checked in __init__
                 interpretable.append(self.to_interp_rep_transform(sample, inputs, **kwargs))
         batch = model_inputs[0][0].shape[0]
         weights = torch.stack([
@@ -231,7 +234,7 @@ class Lime(LimeBase):
             weights[start] = self._weigh(call, base, groups, chunk, presence[start:stop], mode)
 
         values = scores(call, presence.shape[0], build, perturbations_per_eval,
-                        show_progress, f"{self.get_name()} attribution", groups, weigh, mode)
+                        show_progress, f"{self.get_name()} attribution", groups.ids, weigh, mode)
         w = torch.cat([weights[s] for s in sorted(weights)]).t()
         design = presence.double() if presence.dim() == 2 else presence.transpose(0, 1).double()
         coefs = fit_surrogates(self.interpretable_model, design, values.t(), w).to(values)

@@ -7,10 +7,11 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
+from veracity._core.batch_scores import scores
 from veracity._core.call import Call
 from veracity._core.validate import fail
 from veracity.attr._base import PerturbationAttribution
-from veracity.attr.perturbation._engine import prepare_call, scores
+from veracity.attr.perturbation._engine import prepare_call
 from veracity.attr.perturbation._groups import prepare_feature_mask
 from veracity.attr.perturbation.ablation import check_no_extra
 
@@ -89,6 +90,6 @@ class FeaturePermutation(PerturbationAttribution):
             return tuple(parts)
 
         values = scores(call, groups.n_features + 1, build, perturbations_per_eval,
-                        show_progress, f"{self.get_name()} attribution", groups)
+                        show_progress, f"{self.get_name()} attribution", groups.ids)
         per_feature = (values[:1] - values[1:]).t()
         return call.finish(groups.spread(per_feature, call.inputs))

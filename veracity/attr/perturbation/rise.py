@@ -10,9 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from veracity._core.batch_scores import scores
 from veracity._core.validate import check_positive_int, fail
 from veracity.attr._base import PerturbationAttribution
-from veracity.attr.perturbation._engine import blend, prepare_call, scores
+from veracity.attr.perturbation._engine import blend, prepare_call
 
 TensorOrTuple = Tensor | tuple[Tensor, ...]
 _MODES = {1: "linear", 2: "bilinear", 3: "trilinear"}

@@ -9,9 +9,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from veracity._core.batch_scores import scores
 from veracity._core.validate import check_positive_int, fail
 from veracity.attr._base import PerturbationAttribution
-from veracity.attr.perturbation._engine import coalition_matrix, prepare_call, presence_builder, scores
+from veracity.attr.perturbation._engine import coalition_matrix, prepare_call, presence_builder
 from veracity.attr.perturbation._groups import prepare_feature_mask
 from veracity.attr.perturbation.ablation import check_no_extra
 
@@ -70,7 +71,7 @@ class ShapleyValueSampling(PerturbationAttribution):
 
         values = scores(call, 2 + n_samples * inner,
                         presence_builder(call, base, groups, presence), perturbations_per_eval,
-                        show_progress, f"{self.get_name()} attribution", groups)
+                        show_progress, f"{self.get_name()} attribution", groups.ids)
         batch = values.shape[1]
         path = torch.cat([values[0].expand(n_samples, 1, batch),
                           values[2:].view(n_samples, inner, batch),
@@ -146,5 +147,5 @@ class ShapleyValues(ShapleyValueSampling):
             return coalition_matrix(torch.arange(start, stop, device=device), n)
 
         values = scores(call, 2 ** n, presence_builder(call, base, groups, presence),
-                        perturbations_per_eval, show_progress, f"{self.get_name()} attribution", groups)
+                        perturbations_per_eval, show_progress, f"{self.get_name()} attribution", groups.ids)
         return call.finish(groups.spread(exact_shapley(values, n), call.inputs))

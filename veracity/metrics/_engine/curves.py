@@ -23,7 +23,7 @@ from torch import Tensor
 
 from veracity._core.call import Call
 from veracity._core.engine import Points, forward_points
-from veracity._core.inputs import prepare_baselines
+from veracity._core.inputs import prepare_baselines, softmax_outputs
 from veracity._core.seeding import random_uniform
 from veracity._core.targets import TargetIndex
 from veracity._core.validate import check_choice, fail
@@ -168,12 +168,6 @@ def step_counts(n_features: int, features_in_step: int | None = None, n_steps: i
     return counts
 
 
-def _softmaxed(model: Callable[..., Tensor]) -> Callable[..., Tensor]:
-    def probabilities(*args: Any) -> Tensor:
-        return torch.softmax(model(*args), dim=1)
-    return probabilities
-
-
 @dataclass(frozen=True)
 class MetricCall:
     """One model-based metric call: the engine's :class:`~veracity._core.call.Call` (model,
@@ -263,7 +257,7 @@ def metric_call(model: Callable[..., Tensor], inputs: Any, attributions: Any, ta
         fail("inputs", "a single tensor (these metrics perturb one input tensor)", inputs, TypeError)
     x = call.inputs[0].detach()
     attributions = check_attributions(x, attributions)
-    scored = _softmaxed(model) if softmax else model
+    scored = softmax_outputs(model) if softmax else model
     return MetricCall(call.with_forward(scored, (x,)), attributions, perturbations_per_eval, show_progress)
 
 

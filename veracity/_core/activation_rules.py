@@ -10,7 +10,7 @@ half of an activation's rows are the inputs' and the second half the references'
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, cast
 
 import numpy as np
 import torch
@@ -33,7 +33,7 @@ def _halves(tensor: Tensor) -> tuple[Tensor, Tensor]:
     if tensor.shape[0] % 2:
         raise RuntimeError("DeepLift: an activation saw an odd number of rows; the model must keep "
                            "the batch as the first dimension")
-    return tensor.chunk(2)
+    return cast(tuple[Tensor, Tensor], tensor.chunk(2))  # an even, non-zero number of rows
 
 
 def rescale_rule(eps: float) -> Callable[[ActivationCall], Backward]:
@@ -71,6 +71,7 @@ _SOFTMAX_NODES = 16
 def _softmax_path_average(call: ActivationCall) -> Backward:
     """Backward through (log-)softmax with its Jacobian averaged from the reference to the input."""
     x_in, x_ref = _halves(call.input.detach())
+    weights: np.ndarray | list[float]
     nodes, weights = np.polynomial.legendre.leggauss(_SOFTMAX_NODES)
     dim = call.dim
     log = "log" in call.name
@@ -86,7 +87,7 @@ def _softmax_path_average(call: ActivationCall) -> Backward:
 
     def backward(grad: Tensor) -> Tensor:
         grad_in = grad.chunk(2)[0]
-        result = sum(w * transposed_jacobian(grad_in, s) for w, s in zip(weights, path))
+        result = cast(Tensor, sum(w * transposed_jacobian(grad_in, s) for w, s in zip(weights, path)))
         return torch.cat([result, result])
 
     return backward
@@ -95,6 +96,7 @@ def _softmax_path_average(call: ActivationCall) -> Backward:
 def _max_pool_rescale(call: ActivationCall, eps: float) -> Backward:
     x_in, x_ref = _halves(call.input.detach())
     y_in, y_ref = _halves(call.output)
+    assert call.indices is not None  # max pooling records its indices
     idx_in, idx_ref = _halves(call.indices)
     top = torch.maximum(y_in, y_ref)
     dx = (x_in - x_ref).flatten(2)

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import torch
 from torch import Tensor, nn
 
 from veracity._core.call import warn_if_training
-from veracity._core.layers import Site, as_layers, layer_name, run_hooked
+from veracity._core.layers import Site, as_layers, layer_name, run_hooked, through_selection
 from veracity._core.validate import fail
 from veracity.attr._base import Attribution
 
 Values = tuple[Tensor, ...]
-Selector = int | tuple[int | slice, ...] | Callable[..., Tensor]
+Selector = tuple[int | slice, ...] | Callable[..., Tensor]  # as checked: an int becomes a 1-tuple
 
 
 class NeuronAttribution(Attribution):
@@ -63,7 +62,7 @@ def select(values: Values, selector: Selector, site: Site) -> Tensor:
     for index, size in zip(selector, shape):
         if isinstance(index, int) and not -size <= index < size:
             fail("neuron_selector", f"indices within the layer's shape {shape}", selector, IndexError)
-    return values[0][(slice(None), *selector)].reshape(rows, -1).sum(1)
+    return values[0][(slice(None),) + selector].reshape(rows, -1).sum(1)
 
 
 def _site(method: NeuronAttribution, selector: Any, to_input: bool) -> tuple[Site, Selector]:
@@ -88,25 +87,6 @@ def neuron_forward(method: NeuronAttribution, selector: Any, to_input: bool) -> 
     return run
 
 
-class _ThroughNeuron(torch.autograd.Function):
-    """Identity forward; backward sends ``select(grad) * d neuron / d values`` to the values."""
-
-    @staticmethod
-    def forward(ctx: Any, value: Tensor, pick: Callable[[Tensor], Tensor]) -> Tensor:
-        ctx.save_for_backward(value.detach())
-        ctx.pick = pick
-        return value.clone()
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
-        (value,) = ctx.saved_tensors
-        with torch.enable_grad():
-            point = value.detach().requires_grad_()
-            (neuron_grad,) = torch.autograd.grad(ctx.pick(point).sum(), point)
-        output_grad = ctx.pick(grad)
-        return output_grad.view(-1, *([1] * (value.dim() - 1))) * neuron_grad, None
-
-
 def conductance_forward(method: NeuronAttribution, selector: Any, to_input: bool) -> Callable[..., Tensor]:
     """The model, with gradients crossing the layer only through the selected neuron:
     d output / d input = (d output / d neuron) * (d neuron / d input), per row."""
@@ -117,7 +97,7 @@ def conductance_forward(method: NeuronAttribution, selector: Any, to_input: bool
             if len(values) > 1:
                 fail("layer", "a layer with one tensor for neuron conductance",
                      f"{layer_name(site.forward_func, site.layer)} with {len(values)} tensors")
-            return (_ThroughNeuron.apply(values[0], lambda v: select((v,), checked, site)),)
+            return (through_selection(values[0], lambda v: select((v,), checked, site)),)
 
         return run_hooked(method.forward_func, [site], [change], args)
 
