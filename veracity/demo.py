@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence, cast
 
 import torch
 from torch import Tensor, nn
@@ -94,7 +94,7 @@ def explainers(model: nn.Module, background: Tensor) -> dict[str, Explainer]:
     def runner(method: type, settings: Callable[[], dict[str, Any]]) -> Callable[..., Any]:
         def run(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor | None]:
             if method is Saliency:  # claims no completeness
-                return method(model).attribute(x, target=y, **settings()), None
+                return cast(Tensor, method(model).attribute(x, target=y, **settings())), None  # one input tensor
             attr, delta = method(model).attribute(x, target=y, return_convergence_delta=True, **settings())
             return attr, delta.reshape(len(x), -1).mean(1).abs()  # GradientShap: one delta per draw
         return run
@@ -132,7 +132,7 @@ def explain_funcs(background: Tensor) -> dict[str, Callable[[nn.Module, Tensor, 
     return {name: explain_with(method, settings) for name, (method, settings) in method_settings(background).items()}
 
 
-def aligned(lines: list[tuple[str, ...]], n_left: int) -> str:
+def aligned(lines: Sequence[tuple[str, ...]], n_left: int) -> str:
     """Text columns under a dashed rule: the first ``n_left`` left-aligned, the rest right.
 
     Example:

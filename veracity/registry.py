@@ -121,11 +121,13 @@ def _method(name: str, family: str, scope: str = "input", **claims: Any) -> Meth
     return MethodEntry(name, getattr(_attr, name), family, scope, **claims)
 
 
-_EXACT, _SEEDED, _COMPLETE = {"dummy_exact": True}, {"stochastic": True}, {"completeness": True}
-_IG_LIKE = {"chunk_arg": _IBS, "baseline_kind": "single"}
-_SHAP_LIKE = {"chunk_arg": _IBS, "baseline_kind": "distribution"}
-_ABLATION = {"chunk_arg": _PPE, "baseline_kind": "single"}
-_DELTA = {"closed_form": "W*(x-baseline)"}
+_EXACT: dict[str, Any] = {"dummy_exact": True}
+_SEEDED: dict[str, Any] = {"stochastic": True}
+_COMPLETE: dict[str, Any] = {"completeness": True}
+_IG_LIKE: dict[str, Any] = {"chunk_arg": _IBS, "baseline_kind": "single"}
+_SHAP_LIKE: dict[str, Any] = {"chunk_arg": _IBS, "baseline_kind": "distribution"}
+_ABLATION: dict[str, Any] = {"chunk_arg": _PPE, "baseline_kind": "single"}
+_DELTA: dict[str, Any] = {"closed_form": "W*(x-baseline)"}
 
 _METHODS = [
     _method("Saliency", "gradient", closed_form="|W|", **_EXACT),
@@ -241,7 +243,8 @@ NON_METRICS: dict[str, str] = {
 }
 
 _BY_NAME: dict[str, MethodEntry | MetricEntry] = {}
-for _entry in [*_METHODS, *_METRICS]:
+_ENTRIES: list[MethodEntry | MetricEntry] = [*_METHODS, *_METRICS]
+for _entry in _ENTRIES:
     if _entry.name in _BY_NAME:
         raise ValueError(f"registry: {_entry.name!r} is declared twice")
     _BY_NAME[_entry.name] = _entry

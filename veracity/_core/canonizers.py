@@ -21,7 +21,7 @@ the model inside the block, still restores everything.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, TypeGuard, cast
 
 import torch
 from torch import Tensor, nn
@@ -61,7 +61,7 @@ def _identity(x: Tensor, *_: Any, **__: Any) -> Tensor:
     return x
 
 
-def _foldable(layer: nn.Module) -> bool:
+def _foldable(layer: nn.Module) -> TypeGuard[nn.Linear | _ConvNd]:
     return isinstance(layer, nn.Linear) or (isinstance(layer, _ConvNd) and not layer.transposed)
 
 
@@ -91,7 +91,7 @@ def batchnorm_pairs(model: nn.Module, probe: Tensor | tuple[Tensor, ...]) -> lis
         if isinstance(output, Tensor):
             made[id(output)] = (output, module)  # the tensor is kept: its id stays unique
 
-    def consumed(module: nn.Module, args: tuple) -> None:
+    def consumed(module: _BatchNorm, args: tuple) -> None:
         source = made.get(id(args[0])) if args and isinstance(args[0], Tensor) else None
         if source is not None and source[0] is args[0]:
             found.append((source[1], module))
@@ -129,7 +129,7 @@ class MergeBatchNorm(Canonizer):
         if (probe is None) == (pairs is None):
             fail("probe", "exactly one of probe (model inputs) and pairs", "both" if probe is not None else "neither")
         self.model, self.probe = model, probe
-        self.pairs = list(pairs) if pairs is not None else []
+        self.pairs: Sequence[tuple[nn.Module, nn.Module]] = list(pairs) if pairs is not None else []
 
     def apply(self, undo: Callable[[Callable[[], None]], None]) -> None:
         if self.probe is not None:
@@ -150,6 +150,7 @@ class MergeBatchNorm(Canonizer):
     @staticmethod
     def _fold(layer: nn.Module, bn: _BatchNorm, undo: Callable[[Callable[[], None]], None]) -> None:
         weight, bias = layer._parameters["weight"], layer._parameters.get("bias")
+        assert weight is not None and bn.running_mean is not None and bn.running_var is not None  # checked by apply
         with torch.no_grad():
             scale = torch.rsqrt(bn.running_var + bn.eps)
             if bn.weight is not None:
@@ -159,7 +160,7 @@ class MergeBatchNorm(Canonizer):
                 shift = shift + bias * scale
             folded = weight * scale.reshape(-1, *([1] * (weight.dim() - 1)))
 
-        def restore(layer: nn.Module = layer, weight: Tensor = weight, bias: Tensor | None = bias) -> None:
+        def restore(layer: nn.Module = layer, weight: nn.Parameter = weight, bias: nn.Parameter | None = bias) -> None:
             layer._parameters["weight"], layer._parameters["bias"] = weight, bias
 
         undo(restore)
@@ -168,7 +169,7 @@ class MergeBatchNorm(Canonizer):
         layer._parameters["bias"] = nn.Parameter(shift.to(weight.dtype), bias_flag)
         previous = vars(bn).get("forward")
         undo(lambda: vars(bn).pop("forward") if previous is None else setattr(bn, "forward", previous))
-        bn.forward = _identity
+        bn.forward = _identity  # type: ignore[method-assign,assignment]  # instance-level patch, undone above
 
 
 class Sum(nn.Module):
@@ -240,7 +241,7 @@ class ResidualSum(Canonizer):
         if isinstance(self.blocks, (list, tuple)) and all(isinstance(b, nn.Module) for b in self.blocks):
             chosen = list(self.blocks)
         else:
-            chosen = [m for _, m in select_modules(self.model, self.blocks, "blocks")]
+            chosen = [m for _, m in select_modules(self.model, cast(Selector, self.blocks), "blocks")]
         if not chosen:
             fail("blocks", "a selection matching at least one module of the model", self.blocks)
         sums: dict[int, Sum] = {}
@@ -248,7 +249,7 @@ class ResidualSum(Canonizer):
             if hasattr(block, self.name):
                 fail("name", f"an attribute name free in {type(block).__name__}", repr(self.name))
             block.add_module(self.name, Sum())
-            undo(lambda block=block: block._modules.pop(self.name))
+            undo(lambda block=block: block._modules.pop(self.name))  # type: ignore[misc]  # default-arg lambda
             sums[id(block)] = getattr(block, self.name)
         scope: list[nn.Module] = []
         hooks = HookSet()

@@ -96,7 +96,7 @@ def memory_budget(bytes_per_chunk: int | None = _UNSET, *, tune: bool | None = _
         >>> current_budget().tune is None   # restored
         True
     """
-    given = {name: value for name, value in (("bytes_per_chunk", bytes_per_chunk), ("tune", tune),
+    given: dict[str, Any] = {name: value for name, value in (("bytes_per_chunk", bytes_per_chunk), ("tune", tune),
                                              ("cuda_free_fraction", cuda_free_fraction))
              if value is not _UNSET}
     settings = _checked(replace(current_budget(), **given))

@@ -28,7 +28,7 @@ from veracity._core.inputs import prepare_additional_args, prepare_inputs
 from veracity._core.targets import TargetIndex, prepare_target
 from veracity._core.validate import describe, fail
 
-LossFn = Callable[[Tensor, Tensor], Tensor]
+LossFn = Callable[[Tensor, Any], Tensor]  # (outputs, labels); labels is None when none are given
 
 
 def select_parameters(model: nn.Module, parameters: Sequence[str | nn.Module] | None) -> dict[str, Tensor]:

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Protocol
+
+
+class ProgressBar(Protocol):
+    """What callers use of the bar: tqdm's ``update`` (``_Silent`` below does nothing)."""
+
+    def update(self, n: int = 1) -> object: ...
 
 
 class _Silent:
@@ -12,7 +18,7 @@ class _Silent:
 
 
 @contextmanager
-def progress_bar(total: int, show_progress: bool, desc: str) -> Iterator[object]:
+def progress_bar(total: int, show_progress: bool, desc: str) -> Iterator[ProgressBar]:
     if not show_progress:
         yield _Silent()
         return

@@ -217,6 +217,7 @@ class ModuleRules:
         named = dict(self.model.named_modules())
         name_of = {id(m): n for n, m in named.items()}
         chosen: dict[str, tuple[nn.Module, Rule]] = {}
+        rule: Rule | None
         for key, rule in self.modules.items():
             name = name_of.get(id(key)) if isinstance(key, nn.Module) else key if key in named else None
             if name is None or not hasattr(rule, "backward"):

@@ -58,7 +58,7 @@ class TargetIndex:
                 bad = int(column[(column >= size) | (column < -size)][0])
                 fail("target", f"indices in [0, {size}) for output dimension {dim + 1} "
                      f"(output shape {tuple(output.shape)})", str(bad))
-        picked = output[(torch.arange(rows, device=output.device), *index.unbind(1))]
+        picked = output[(torch.arange(rows, device=output.device),) + index.unbind(1)]
         if picked.dim() > 1:
             fail("target", f"indices that select one value per example from output shape "
                  f"{tuple(output.shape)}", f"{k} indices")
@@ -89,7 +89,7 @@ def prepare_target(target: Any, batch: int) -> TargetIndex:
         if target.is_floating_point():
             fail("target", "an integer tensor of class indices", target, TypeError)
         if target.dim() == 0 or target.numel() == 1:
-            rows = [(int(target.reshape(-1)[0]),)] * batch
+            rows: list[tuple[int, ...]] = [(int(target.reshape(-1)[0]),)] * batch
         elif target.dim() == 1:
             if target.shape[0] != batch:
                 fail("target", f"one target per example ({batch}) or a single one", target)

@@ -148,6 +148,7 @@ _WITH_EXPLANATION = (
 def builtin_metrics() -> dict[str, Metric]:
     """Every metric the grid knows by name, with its direction."""
     table: dict[str, Metric] = {}
+    function: Callable[..., Any]
     for function, higher in _WITH_ATTRIBUTIONS:
         table[function.__name__] = Metric(function.__name__, _with_attributions(function), higher)
     for function, higher in _ATTRIBUTIONS_ONLY:

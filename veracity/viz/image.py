@@ -25,9 +25,9 @@ from veracity.viz._arrays import (
 __all__ = ["ImageVisualizationMethod", "VisualizeSign", "visualize_image_attr",
            "visualize_image_attr_multiple"]
 
-ImageVisualizationMethod = Enum("ImageVisualizationMethod",
+ImageVisualizationMethod = Enum("ImageVisualizationMethod",  # type: ignore[misc]  # members built from METHODS
                                 [(m, i) for i, m in enumerate(METHODS, 1)])
-VisualizeSign = Enum("VisualizeSign", [(s, i) for i, s in enumerate(SIGNS, 1)])
+VisualizeSign = Enum("VisualizeSign", [(s, i) for i, s in enumerate(SIGNS, 1)])  # type: ignore[misc]  # from SIGNS
 ImageVisualizationMethod.__doc__ = "The ``method`` values of :func:`visualize_image_attr`."
 VisualizeSign.__doc__ = "The ``sign`` values of :func:`visualize_image_attr`."
 
@@ -65,9 +65,11 @@ def draw(ax: Any, attr: np.ndarray | None, image: np.ndarray | None, method: str
     ax.set_yticks([])
     ax.grid(False)
     if method == "original_image":
+        assert image is not None  # every method but "heat_map" has an image (see _prepared)
         ax.imshow(grey(image) if image.shape[2] == 1 else image, cmap="gray", vmin=0, vmax=1,
                   interpolation="nearest")
         return None
+    assert attr is not None  # every method but "original_image" has attributions (see _prepared)
     norm = normalise_attr(attr, sign, outlier_perc)
     if cmap is None:
         cmap = _mpl.signed_colormap() if sign == "all" else _DEFAULT_CMAPS[sign]
@@ -75,9 +77,11 @@ def draw(ax: Any, attr: np.ndarray | None, image: np.ndarray | None, method: str
     if method in ("heat_map", "blended_heat_map"):
         alpha = None
         if method == "blended_heat_map":
+            assert image is not None
             ax.imshow(grey(image), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             alpha = alpha_overlay
         return ax.imshow(norm, cmap=cmap, vmin=vmin, vmax=1.0, alpha=alpha, interpolation="nearest")
+    assert image is not None
     if method == "masked_image":
         ax.imshow(rgb(image) * norm[:, :, None], vmin=0, vmax=1, interpolation="nearest")
     else:  # alpha_scaling

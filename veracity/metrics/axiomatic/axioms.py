@@ -86,7 +86,7 @@ def non_sensitivity(model: Model, inputs: Tensor, attributions: Tensor, target: 
     return ((change < eps) != (sums < eps)).sum(1).float()
 
 
-def _first_affine(model: nn.Module) -> nn.Module:
+def _first_affine(model: nn.Module) -> nn.Linear | nn.Conv1d | nn.Conv2d | nn.Conv3d:
     for module in model.modules():
         if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
             return module

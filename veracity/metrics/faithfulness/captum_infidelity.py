@@ -11,7 +11,7 @@ is evaluated once instead of once per group.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import torch
 from torch import Tensor
@@ -125,10 +125,11 @@ def infidelity(forward_func: Callable[..., Tensor], perturb_func: Callable[..., 
                      "one per input", result)
             values: list[Tensor] = []
             points = Points.of(k, tup, _point_major(perturbed, batch, k))
-            forward_points(call, points, lambda s, e, v, out=values: out.append(v))
+            forward_points(call, points, lambda s, e, v, out=values: out.append(v))  # type: ignore[misc]  # default-arg lambda
             changes = (original[:, None] - torch.cat(values).T).double()
-            explained = sum((a.repeat_interleave(k, 0) * p).reshape(batch * k, -1).sum(1)
-                            for a, p in zip(attrs, perturbations)).view(batch, k).double()
+            explained = cast(Tensor, sum((a.repeat_interleave(k, 0) * p).reshape(batch * k, -1).sum(1)
+                                         for a, p in zip(attrs, perturbations))).view(batch, k).double()
+            parts: tuple[Tensor, ...]
             if normalize:
                 parts = (explained.pow(2), explained * changes, changes.pow(2))
             else:

@@ -176,7 +176,8 @@ def selectivity(model: Model, inputs: Tensor, attributions: Tensor, target: Any 
 
 
 def abpc(model: Model, inputs: Tensor, attributions: Tensor, target: Any = None, *,
-         fractions: tuple[float, ...] = tuple(t / 10 for t in range(1, 10)), baseline: Any = 0.0,
+         fractions: tuple[float, ...] = tuple(t / 10 for t in range(1, 10)),  # type: ignore[name-defined]
+         baseline: Any = 0.0,
          additional_forward_args: Any = None, softmax: bool = False,
          perturbations_per_eval: int | None = None, show_progress: bool = False,
          return_curve: bool = False) -> Any:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import torch
 from torch import Tensor, nn
@@ -83,7 +83,7 @@ def randomise_layer(module: nn.Module, seed: int) -> None:
     with torch.random.fork_rng(devices=devices), torch.no_grad():
         torch.manual_seed(seed)
         if hasattr(module, "reset_parameters"):
-            module.reset_parameters()
+            module.reset_parameters()  # type: ignore[operator]  # nn.Module.__getattr__ is typed Tensor | Module
             return
         for param in module.parameters(recurse=False):
             scale = param.std() if param.numel() > 1 else param.abs().clamp_min(1.0)
@@ -181,7 +181,7 @@ def model_parameter_randomisation(
     else:
         original = check_attributions(attributions, inputs)
     stages, maps = [], []
-    stage_iter = randomised_models(model, order, layers, seed)
+    stage_iter: Iterable[tuple[str, nn.Module]] = randomised_models(model, order, layers, seed)
     if show_progress:
         from tqdm.auto import tqdm
         stage_iter = tqdm(stage_iter, total=len(_stage_order(model, layers, order)), desc="MPRT")

@@ -122,11 +122,12 @@ def _relative(x: Tensor, reference: Tensor, eps_min: float) -> Tensor:
 
 
 def _relative_stability(model: Any, inputs: Tensor, target: Any, explain_func: Any,
-                        denominator: Callable[[Tensor, Tensor | None], Tensor], radius: float,
+                        denominator: Callable[[Tensor, Tensor], Tensor], radius: float,
                         n_samples: int, eps_min: float, nan_when_prediction_changes: bool,
                         **kwargs: Any) -> Tensor:
     def score(original: Tensor, perturbed: Tensor, maps: Tensor, outputs: Tensor | None) -> Tensor:
         numerator = per_example_norm(_relative(maps, original, eps_min), 2)
+        assert outputs is not None  # with_outputs=True below
         return numerator / denominator(perturbed, outputs).clamp_min(eps_min)
 
     return perturbation_scores(model, inputs, target, explain_func, n_samples,
