@@ -42,27 +42,32 @@ class TargetIndex:
         if self.index is None:
             if output.numel() != rows:
                 fail("target", "an index when the model returns more than one value per example "
-                     f"(output shape {tuple(output.shape)})", "None")
+                     f"({_per_example(output)})", "None")
             return output.reshape(rows)
         index = self.index.to(output.device)
         if index.shape[0] != rows:
             fail("target", f"one target per example ({rows})", f"{index.shape[0]} targets")
         k = index.shape[1]
         if output.dim() < k + 1:
-            fail("target", f"at most {output.dim() - 1} indices for output shape "
-                 f"{tuple(output.shape)}", f"{k} indices")
+            fail("target", f"at most {output.dim() - 1} indices ({_per_example(output)})", f"{k} indices")
         for dim in range(k):
             size = output.shape[dim + 1]
             column = index[:, dim]
             if bool(((column >= size) | (column < -size)).any()):
                 bad = int(column[(column >= size) | (column < -size)][0])
                 fail("target", f"indices in [0, {size}) for output dimension {dim + 1} "
-                     f"(output shape {tuple(output.shape)})", str(bad))
+                     f"({_per_example(output)})", str(bad))
         picked = output[(torch.arange(rows, device=output.device),) + index.unbind(1)]
         if picked.dim() > 1:
-            fail("target", f"indices that select one value per example from output shape "
-                 f"{tuple(output.shape)}", f"{k} indices")
+            fail("target", f"indices that select one value per example ({_per_example(output)})",
+                 f"{k} indices")
         return picked
+
+
+def _per_example(output: Tensor) -> str:
+    """The model's output shape per example: engine chunks stack many copies of the user's
+    batch, so the chunk's row count would only confuse."""
+    return f"the model's output per example has shape {tuple(output.shape[1:])}"
 
 
 def _as_index_row(value: Any) -> tuple[int, ...]:
