@@ -23,13 +23,11 @@ class GuidedGradCam(LayerAttribution, GradientAttribution):
     dimensions differs from the layer's gets an empty tensor and a warning, as in Captum.
 
     Example:
-        >>> import torch
         >>> from veracity.attr import GuidedGradCam
-        >>> model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(),
-        ...                             torch.nn.MaxPool2d(2), torch.nn.Flatten(),
-        ...                             torch.nn.Linear(64, 3)).eval()
-        >>> GuidedGradCam(model, model[0]).attribute(torch.randn(2, 1, 8, 8), target=1).shape
-        torch.Size([2, 1, 8, 8])
+        >>> from veracity.data import toy_cnn
+        >>> model, x = toy_cnn(size=10)
+        >>> GuidedGradCam(model, model[0]).attribute(x, target=1).shape  # the map resized to the input
+        torch.Size([2, 1, 10, 10])
     """
 
     def attribute(self, inputs: Any, target: Any = None, additional_forward_args: Any = None,

@@ -50,13 +50,12 @@ class LayerScoreCam(LayerAttribution, PerturbationAttribution):
     as many dimensions as the layer are masked; others are passed as they are.
 
     Example:
-        >>> import torch
         >>> from veracity.attr import LayerScoreCam
-        >>> model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(),
-        ...                             torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
-        ...                             torch.nn.Linear(4, 3)).eval()
-        >>> LayerScoreCam(model, model[1]).attribute(torch.randn(2, 1, 8, 8), target=0).shape
-        torch.Size([2, 1, 8, 8])
+        >>> from veracity.data import toy_cnn
+        >>> model, x = toy_cnn()
+        >>> cam = LayerScoreCam(model, model[1]).attribute(x, target=0, perturbations_per_eval=2)
+        >>> cam.shape, bool((cam >= 0).all())
+        (torch.Size([2, 1, 8, 8]), True)
     """
 
     def attribute(self, inputs: Any, target: Any = None, additional_forward_args: Any = None,
@@ -114,13 +113,11 @@ class LayerAblationCam(LayerAttribution, PerturbationAttribution):
     batched by the engine (``perturbations_per_eval`` channels per model call, or the budget).
 
     Example:
-        >>> import torch
         >>> from veracity.attr import LayerAblationCam
-        >>> model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(),
-        ...                             torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
-        ...                             torch.nn.Linear(4, 3)).eval()
-        >>> LayerAblationCam(model, model[1]).attribute(torch.randn(2, 1, 8, 8), target=0).shape
-        torch.Size([2, 1, 8, 8])
+        >>> from veracity.data import toy_cnn
+        >>> model, x = toy_cnn(size=6)
+        >>> LayerAblationCam(model, model[1]).attribute(x, target=2, upsample_to_input=True).shape
+        torch.Size([2, 1, 6, 6])
     """
 
     def attribute(self, inputs: Any, target: Any = None, additional_forward_args: Any = None,

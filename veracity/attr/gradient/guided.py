@@ -56,11 +56,13 @@ class Deconvolution(_ReluOverride):
     Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks" (ECCV 2014).
 
     Example:
+        >>> import torch
         >>> from veracity.attr import Deconvolution
-        >>> from veracity.data import toy_mlp
-        >>> model, x = toy_mlp(activation="relu")
-        >>> Deconvolution(model).attribute(x, target=0).shape
-        torch.Size([3, 4])
+        >>> model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU(), torch.nn.Linear(2, 1))
+        >>> with torch.no_grad():  # one hidden unit feeds the output with weight -1: deconvnet blocks it
+        ...     _ = model[0].weight.copy_(torch.eye(2)), model[2].weight.copy_(torch.tensor([[1.0, -1.0]]))
+        >>> Deconvolution(model.eval()).attribute(torch.ones(1, 2))
+        tensor([[1., 0.]])
     """
 
     _rule = staticmethod(deconvolution_rule)

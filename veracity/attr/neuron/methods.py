@@ -148,8 +148,7 @@ class NeuronDeepLiftShap(NeuronDeepLift):
         >>> from veracity.attr import NeuronDeepLiftShap
         >>> from veracity.data import toy_mlp
         >>> model, x = toy_mlp(activation="relu")
-        >>> NeuronDeepLiftShap(model, model[1]).attribute(x, 5,
-        ...                                                      torch.randn(6, 4)).shape
+        >>> NeuronDeepLiftShap(model, model[1]).attribute(x, 5, torch.randn(6, 4)).shape
         torch.Size([3, 4])
     """
 
@@ -196,7 +195,7 @@ class NeuronDeconvolution(_Guided):
         >>> from veracity.attr import NeuronDeconvolution
         >>> from veracity.data import toy_mlp
         >>> model, x = toy_mlp(activation="relu")
-        >>> NeuronDeconvolution(model, model[1]).attribute(x, 5).shape
+        >>> NeuronDeconvolution(model, model[1]).attribute(x, (slice(0, 4),)).shape  # neurons 0-3, summed
         torch.Size([3, 4])
     """
 
@@ -207,11 +206,13 @@ class NeuronFeatureAblation(NeuronAttribution, PerturbationAttribution):
     """Feature ablation of the inputs, measured on the selected neuron.
 
     Example:
+        >>> import torch
         >>> from veracity.attr import NeuronFeatureAblation
         >>> from veracity.data import toy_mlp
         >>> model, x = toy_mlp(activation="relu")
-        >>> NeuronFeatureAblation(model, model[1]).attribute(x, 5).shape
-        torch.Size([3, 4])
+        >>> attr = NeuronFeatureAblation(model, model[1]).attribute(x, 5, feature_mask=torch.tensor([[0, 0, 1, 1]]))
+        >>> bool((attr[:, 0] == attr[:, 1]).all())  # one value per group
+        True
     """
 
     def attribute(self, inputs: Any, neuron_selector: Any, baselines: Any = None, additional_forward_args: Any = None,

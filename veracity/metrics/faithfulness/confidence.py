@@ -81,9 +81,8 @@ def average_increase(model: Model, inputs: Tensor, attributions: Tensor, target:
     Example:
         >>> import torch
         >>> from veracity.metrics import average_increase
-        >>> model = torch.nn.Linear(4, 3)
-        >>> x = torch.rand(2, 4)
-        >>> average_increase(model, x, torch.ones(2, 4), target=0)
+        >>> ones = torch.ones(2, 4)  # a map of ones leaves the image as it is: no increase
+        >>> average_increase(torch.nn.Linear(4, 3), torch.rand(2, 4), ones, target=0)
         tensor([0., 0.])
     """
     before, after = _confidences(model, inputs, attributions, target, normalize,

@@ -112,10 +112,10 @@ def insertion(model: Model, inputs: Tensor, attributions: Tensor, target: Any = 
     Example:
         >>> import torch
         >>> from veracity.metrics import insertion
-        >>> model = torch.nn.Linear(4, 2)
-        >>> x = torch.ones(3, 4)
-        >>> insertion(model, x, x * model.weight[0], target=0, n_steps=4).shape
-        torch.Size([3])
+        >>> model, x = torch.nn.Linear(4, 1), torch.ones(1, 4)
+        >>> exact = x * model.weight  # the true contributions beat their opposite
+        >>> bool(insertion(model, x, exact, n_steps=4) >= insertion(model, x, -exact, n_steps=4))
+        True
     """
     return _rise_curve_metric(locals(), insert=True)
 
@@ -234,10 +234,9 @@ def monotonicity(model: Model, inputs: Tensor, attributions: Tensor, target: Any
     Example:
         >>> import torch
         >>> from veracity.metrics import monotonicity
-        >>> model = torch.nn.Linear(4, 1)
-        >>> x = torch.rand(3, 4)
-        >>> monotonicity(model, x, x * model.weight, baseline=0.0).shape
-        torch.Size([3])
+        >>> model, x = torch.nn.Linear(4, 1), torch.rand(5, 4)
+        >>> monotonicity(model, x, x * model.weight, baseline=0.0).shape  # 1.0 or 0.0 per example
+        torch.Size([5])
     """
     if absolute:
         attributions = attributions.abs() if isinstance(attributions, Tensor) else attributions

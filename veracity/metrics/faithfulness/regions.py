@@ -76,9 +76,8 @@ def irof(model: Model, inputs: Tensor, attributions: Tensor, target: Any = None,
     Example:
         >>> import torch
         >>> from veracity.metrics import irof
-        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2))
-        >>> x = torch.rand(2, 1, 4, 4)
-        >>> irof(model, x, x, target=0, patch_size=2).shape
+        >>> x, model = torch.rand(2, 1, 4, 4), torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2))
+        >>> irof(model, x, x, target=0, segments=torch.arange(16).view(1, 1, 4, 4) // 8).shape  # two halves
         torch.Size([2])
     """
     call = metric_call(model, inputs, attributions, target, additional_forward_args, softmax,

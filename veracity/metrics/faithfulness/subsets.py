@@ -105,9 +105,8 @@ def monotonicity_correlation(model: Model, inputs: Tensor, attributions: Tensor,
     Example:
         >>> import torch
         >>> from veracity.metrics import monotonicity_correlation
-        >>> model = torch.nn.Linear(6, 1)
         >>> x = torch.rand(2, 6)
-        >>> monotonicity_correlation(model, x, x, nr_samples=5, seed=0).shape
+        >>> monotonicity_correlation(torch.nn.Linear(6, 1), x, x, nr_samples=5, seed=0).shape
         torch.Size([2])
     """
     check_positive_int("nr_samples", nr_samples)

@@ -82,10 +82,9 @@ def avg_sensitivity(model: Any, inputs: Tensor, target: Any, explain_func: Any, 
 
     Example:
         >>> import torch
-        >>> from veracity.attr import InputXGradient
-        >>> model = torch.nn.Linear(4, 2)
-        >>> avg_sensitivity(model, torch.randn(3, 4), 0, InputXGradient).shape
-        torch.Size([3])
+        >>> from veracity.attr import Saliency
+        >>> avg_sensitivity(torch.nn.Linear(4, 2), torch.randn(3, 4), 0, Saliency)  # constant gradient
+        tensor([0., 0., 0.])
     """
     return _sensitivity("mean", model, inputs, target, explain_func, radius, n_samples, norm,
                         normalise, **kwargs)
