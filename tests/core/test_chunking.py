@@ -62,20 +62,30 @@ def test_a_budget_below_two_points_or_without_tuning_is_a_plain_int() -> None:
         assert type(points_per_chunk(points, None)) is int
 
 
+SCHEDULE = [2, 8, 4, 2, 8, 4, 2]  # warm-up at the smallest, then every candidate twice, largest first
+
+
 def test_tuner_keeps_the_larger_size_when_calls_are_expensive() -> None:
-    sizes = run_fake(60, lambda k: 0.008 + 0.0002 * k)  # fixed cost per call dominates
-    assert sizes[:5] == [2, 8, 2, 8, 2]
-    assert set(sizes[5:-1]) == {8}
+    sizes = run_fake(80, lambda k: 0.008 + 0.0002 * k)  # fixed cost per call dominates
+    assert sizes[:7] == SCHEDULE
+    assert set(sizes[7:-1]) == {8}
 
 
 def test_tuner_keeps_the_smaller_size_when_big_chunks_are_slow_per_point() -> None:
-    sizes = run_fake(60, quadratic(0.001))
-    assert sizes[:5] == [2, 8, 2, 8, 2]
-    assert set(sizes[5:]) == {2}
+    sizes = run_fake(80, quadratic(0.001))
+    assert sizes[:7] == SCHEDULE
+    assert set(sizes[7:]) == {2}
+
+
+def test_tuner_finds_a_size_between_the_extremes() -> None:
+    # 8 points: 4.5 ms per point, 4: 3.0, 2: 3.0 -> 4 (2 does not win by the 3% margin)
+    sizes = run_fake(80, lambda k: 0.004 + 0.0005 * k * k)
+    assert sizes[:7] == SCHEDULE
+    assert set(sizes[7:-1]) == {4} and sizes[-1] == 2  # 50 points left: twelve chunks of 4, then 2
 
 
 def test_the_decision_is_remembered_for_short_workloads() -> None:
-    run_fake(60, quadratic(0.001))
+    run_fake(80, quadratic(0.001))
     assert run_fake(10, quadratic(0.0)) == [2] * 5  # too short to tune, starts at the tuned size
     assert run_fake(10, lambda k: 0.0) == [8, 2]  # another step function: another workload
     assert run_fake(10, quadratic(0.0), tune=False) == [8, 2]  # tuning off: the ceiling
@@ -87,7 +97,7 @@ def test_too_short_workloads_use_the_ceiling() -> None:
 
 def test_the_cache_key_separates_models() -> None:
     first, second = torch.nn.Linear(4, 1), torch.nn.Linear(4, 1)
-    points, sizes = fake_points(60), []
+    points, sizes = fake_points(80), []
     with veracity.memory_budget(8 * ROW_BYTES, tune=True):
         run_chunks(points, points_per_chunk(points, None), False, "",
                    sleeping_step(quadratic(0.001), sizes), model=first)

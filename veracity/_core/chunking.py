@@ -5,10 +5,12 @@ A method's points (:class:`Points`) are split into chunks: ``internal_batch_size
 Otherwise the memory budget (:mod:`veracity._core.config`) sets a *ceiling*, and below it
 :func:`run_chunks` picks the faster of two sizes by timing the workload's own first chunks:
 
-* candidates: the ceiling ``L`` (capped at a sixth of the points, so tuning never dominates a
-  workload) and ``S = L // 4``; input bytes cannot tell them apart, activations in cache can;
-* schedule: ``S`` (a warm-up, not timed), then ``L, S, L, S``; each size keeps its best seconds
-  per point, and ``S`` is kept only when it wins by 3%, since on a tie fewer calls are safer;
+* candidates: the ceiling ``L`` (capped at an eighth of the points, so tuning never dominates a
+  workload), ``L // 2`` and ``L // 4``; input bytes cannot tell them apart, activations in cache
+  can (on a wide CNN the best size sat anywhere between the two extremes);
+* schedule: the smallest (a warm-up, not timed), then each candidate twice, largest first; each
+  keeps its best seconds per point, and a smaller size replaces a larger only when it wins by
+  3%, since on a tie fewer calls are safer;
 * the decision, in rows per call, is remembered per (forward function and the models it reaches,
   call site, row shapes and dtypes, device, grad and inference mode), so repeated and short
   workloads start at the tuned size (not when a large candidate capped below the ceiling won:
@@ -41,9 +43,9 @@ from veracity._core.validate import fail
 BuildFn = Callable[[int, int], tuple[Tensor, ...]]
 RowSignature = tuple[tuple[tuple[int, ...], torch.dtype], ...]
 
-_SMALL_DIVISOR = 4      # S = L // 4: far enough apart to straddle a cache cliff
+_DIVISORS = (1, 2, 4)   # candidates L, L // 2, L // 4: together they straddle a cache cliff
 _SMALL_MUST_WIN_BY = 0.03
-_TUNE_SHARE = 6         # L <= n_points // 6 keeps the schedule (3S + 2L) within half the points
+_TUNE_SHARE = 8         # L <= n_points // 8 keeps the schedule (2L + 2L/2 + 3L/4) within half the points
 _CACHE_ENTRIES = 256
 _SEARCH_DEPTH = 4       # closures -> bound methods -> attribution objects -> models
 _OWNER_ATTRIBUTES = ("forward_func", "attribution_method", "model")
@@ -196,9 +198,12 @@ class _Sizer:
             self.seconds_per_point[k] = min(best, seconds / k)
         self.warm = True
         if not self.schedule:
-            small, large = sorted(self.seconds_per_point)
             times = self.seconds_per_point
-            self.fixed = small if times[small] < times[large] * (1 - _SMALL_MUST_WIN_BY) else large
+            large = max(times)
+            self.fixed = large
+            for size in sorted(times, reverse=True)[1:]:
+                if times[size] < times[self.fixed] * (1 - _SMALL_MUST_WIN_BY):
+                    self.fixed = size
             # A large candidate capped below the ceiling (a short workload) that wins says
             # nothing about the ceiling: a longer workload should tune again.
             if not (self.capped and self.fixed == large):
@@ -219,8 +224,9 @@ def _sizer(points: Points, size: int, owner: Any) -> _Sizer:
     large = min(ceiling, points.n_points // _TUNE_SHARE)
     if large < 2:  # too few points to tune without slowing the workload down
         return _Sizer(ceiling)
-    small = max(1, large // _SMALL_DIVISOR)
-    return _Sizer(ceiling, (small, large, small, large, small), key, refs, size.rows_per_point, large < ceiling)
+    sizes = sorted({max(1, large // d) for d in _DIVISORS}, reverse=True)  # largest first
+    schedule = (sizes[-1], *sizes, *sizes)  # the first (smallest) chunk warms up, untimed
+    return _Sizer(ceiling, schedule, key, refs, size.rows_per_point, large < ceiling)
 
 
 def _reachable(root: Any) -> tuple[list[torch.nn.Module], frozenset[types.CodeType]]:
