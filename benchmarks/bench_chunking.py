@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -24,7 +25,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import best_time, print_table  # noqa: E402
+from _harness import print_table  # noqa: E402
 from models import resnet_like, wide_resnet_like  # noqa: E402
 
 import veracity  # noqa: E402
@@ -66,26 +67,40 @@ def workloads(model: nn.Module, x: torch.Tensor) -> list[tuple[str, Callable[[],
 
 
 def timed_row(name: str, run: Callable[[], object], row_bytes: int) -> dict[str, object]:
-    """Seconds at each fixed size, tuned (remembered) and cold; the ratio tuned / best fixed."""
-    row: dict[str, object] = {"workload": name}
-    fixed = {}
-    for rows in FIXED_ROWS:
-        with veracity.memory_budget(rows * row_bytes, tune=False):
-            fixed[rows] = best_time(run, REPEATS)
-        row[f"{rows} rows s"] = fixed[rows]
+    """Seconds at each fixed size, tuned (remembered) and cold; the ratio tuned / best fixed.
+
+    The configurations are timed round-robin (one call of each per round, the best of the
+    rounds kept), so that the slow drift of a shared machine touches all of them alike.
+    """
+    def fixed(rows: int) -> Callable[[], object]:
+        def call() -> object:
+            with veracity.memory_budget(rows * row_bytes, tune=False):
+                return run()
+        return call
+
+    def tuned() -> object:
+        with veracity.memory_budget(tune=True):
+            return run()
 
     def cold() -> object:
         forget_tuned_sizes()
-        return run()
+        return tuned()
 
-    with veracity.memory_budget(tune=True):
-        forget_tuned_sizes()
-        row["tuned s"] = best_time(run, REPEATS)   # the warm-up call tunes, the timed ones reuse
-        row["cold s"] = best_time(cold, REPEATS)
-    best_rows = min(fixed, key=fixed.__getitem__)
+    configs = {**{f"{rows} rows s": fixed(rows) for rows in FIXED_ROWS}, "tuned s": tuned, "cold s": cold}
+    forget_tuned_sizes()
+    for call in configs.values():  # warm-up round; the tuned call makes the decision it then reuses
+        call()
+    best = dict.fromkeys(configs, float("inf"))
+    for _ in range(REPEATS):
+        for label, call in configs.items():
+            began = time.perf_counter()
+            call()
+            best[label] = min(best[label], time.perf_counter() - began)
+    row: dict[str, object] = {"workload": name, **best}
+    best_rows = min(FIXED_ROWS, key=lambda rows: best[f"{rows} rows s"])
     row["best rows"] = best_rows
-    row["tuned / best"] = row["tuned s"] / fixed[best_rows]
-    row["cold / best"] = row["cold s"] / fixed[best_rows]
+    row["tuned / best"] = best["tuned s"] / best[f"{best_rows} rows s"]
+    row["cold / best"] = best["cold s"] / best[f"{best_rows} rows s"]
     return row
 
 
