@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from veracity._core.call import Call
 from veracity.attr.cam.combiner import (
     GradientCam,
     activations_of,
@@ -23,7 +24,7 @@ from veracity.attr.cam.combiner import (
     layer_cam_weights,
     xgrad_cam_weights,
 )
-from veracity.attr.layer.adapter import LayerAttribution, prepare
+from veracity.attr.layer.adapter import LayerAttribution, at_layers
 
 
 class LayerGradCam(GradientCam):
@@ -124,7 +125,13 @@ class LayerEigenCam(LayerAttribution):
     def attribute(self, inputs: Any, additional_forward_args: Any = None, attribute_to_layer_input: bool = False,
                   relu_attributions: bool = False, *, upsample_to_input: bool = False,
                   interpolate_mode: str | None = None) -> Tensor:
-        call = prepare(self, inputs, None, additional_forward_args, attribute_to_layer_input)
+        return self.attribute_call(Call.of(self.forward_func, inputs, None, additional_forward_args),
+                                   attribute_to_layer_input, relu_attributions, upsample_to_input=upsample_to_input,
+                                   interpolate_mode=interpolate_mode)
+
+    def attribute_call(self, call: Call, attribute_to_layer_input: bool = False, relu_attributions: bool = False, *,
+                       upsample_to_input: bool = False, interpolate_mode: str | None = None) -> Tensor:
+        call = at_layers(self, call, attribute_to_layer_input)
         activations = activations_of(call)
         flat = activations.flatten(2).transpose(1, 2)  # (B, positions, C)
         centred = flat - flat.mean(1, keepdim=True)

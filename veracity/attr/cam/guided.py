@@ -33,6 +33,10 @@ class GuidedGradCam(LayerAttribution, GradientAttribution):
     def attribute(self, inputs: Any, target: Any = None, additional_forward_args: Any = None,
                   interpolate_mode: str = "nearest", attribute_to_layer_input: bool = False) -> Any:
         call = Call.of(self.forward_func, inputs, target, additional_forward_args, need_float=True)
+        return self.attribute_call(call, interpolate_mode, attribute_to_layer_input)
+
+    def attribute_call(self, call: Call, interpolate_mode: str = "nearest", attribute_to_layer_input: bool = False
+                       ) -> Any:
         cam = LayerGradCam(self.forward_func, self.layer).attribute_call(call, attribute_to_layer_input,
                                                                          relu_attributions=True)
         guided = GuidedBackprop(self.forward_func).attribute_call(call.replace(was_tuple=True))

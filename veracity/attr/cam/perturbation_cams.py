@@ -13,7 +13,7 @@ from veracity._core.inputs import softmax_outputs
 from veracity._core.validate import check_choice, check_optional_positive_int, fail
 from veracity.attr._base import PerturbationAttribution
 from veracity.attr.cam.combiner import activations_of, combine, finish, upsample
-from veracity.attr.layer.adapter import LayerAttribution, prepare
+from veracity.attr.layer.adapter import LayerAttribution, at_layers
 from veracity.attr.layer.perturbation import LayerFeatureAblation
 
 SCORES = ("increase", "channel_softmax")
@@ -63,7 +63,16 @@ class LayerScoreCam(LayerAttribution, PerturbationAttribution):
                   baselines: Any = None, score: str = "increase", perturbations_per_eval: int | None = None,
                   upsample_to_input: bool = False, interpolate_mode: str | None = None,
                   show_progress: bool = False) -> Tensor:
-        call = prepare(self, inputs, target, additional_forward_args, attribute_to_layer_input, need_float=True)
+        call = Call.of(self.forward_func, inputs, target, additional_forward_args, need_float=True)
+        return self.attribute_call(call, attribute_to_layer_input, relu_attributions, baselines=baselines, score=score,
+                                   perturbations_per_eval=perturbations_per_eval, upsample_to_input=upsample_to_input,
+                                   interpolate_mode=interpolate_mode, show_progress=show_progress)
+
+    def attribute_call(self, call: Call, attribute_to_layer_input: bool = False, relu_attributions: bool = True, *,
+                       baselines: Any = None, score: str = "increase", perturbations_per_eval: int | None = None,
+                       upsample_to_input: bool = False, interpolate_mode: str | None = None,
+                       show_progress: bool = False) -> Tensor:
+        call = at_layers(self, call, attribute_to_layer_input)
         check_choice("score", score, SCORES)
         rows = _chunk_rows(perturbations_per_eval, call.batch)
         base = call.baselines(baselines)
@@ -124,7 +133,15 @@ class LayerAblationCam(LayerAttribution, PerturbationAttribution):
                   attribute_to_layer_input: bool = False, relu_attributions: bool = True, *,
                   perturbations_per_eval: int | None = None, upsample_to_input: bool = False,
                   interpolate_mode: str | None = None, show_progress: bool = False) -> Tensor:
-        call = prepare(self, inputs, target, additional_forward_args, attribute_to_layer_input)
+        return self.attribute_call(Call.of(self.forward_func, inputs, target, additional_forward_args),
+                                   attribute_to_layer_input, relu_attributions,
+                                   perturbations_per_eval=perturbations_per_eval, upsample_to_input=upsample_to_input,
+                                   interpolate_mode=interpolate_mode, show_progress=show_progress)
+
+    def attribute_call(self, call: Call, attribute_to_layer_input: bool = False, relu_attributions: bool = True, *,
+                       perturbations_per_eval: int | None = None, upsample_to_input: bool = False,
+                       interpolate_mode: str | None = None, show_progress: bool = False) -> Tensor:
+        call = at_layers(self, call, attribute_to_layer_input)
         activations = activations_of(call)
         channels = torch.arange(activations.shape[1], device=activations.device)
         channel_mask = channels.view(1, -1, *([1] * (activations.dim() - 2))).expand(1, *activations.shape[1:])

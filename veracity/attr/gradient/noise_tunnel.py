@@ -63,6 +63,14 @@ class NoiseTunnel(Attribution):
                   show_progress: bool = False, **kwargs: Any) -> TensorOrTuple | tuple[TensorOrTuple, Tensor]:
         call = Call.of(self.forward_func, inputs, kwargs.pop("target", None),
                        kwargs.pop("additional_forward_args", None))
+        return self.attribute_call(call, nt_type, nt_samples, nt_samples_batch_size, stdevs,
+                                   draw_baseline_from_distrib, generator=generator, show_progress=show_progress,
+                                   **kwargs)
+
+    def attribute_call(self, call: Call, nt_type: str = "smoothgrad", nt_samples: int = 5,
+                       nt_samples_batch_size: int | None = None, stdevs: float | tuple[float, ...] = 1.0,
+                       draw_baseline_from_distrib: bool = False, *, generator: torch.Generator | None = None,
+                       show_progress: bool = False, **kwargs: Any) -> TensorOrTuple | tuple[TensorOrTuple, Tensor]:
         tup, batch = call.inputs, call.batch
         check_choice("nt_type", nt_type, NT_TYPES)
         check_positive_int("nt_samples", nt_samples)
@@ -77,8 +85,10 @@ class NoiseTunnel(Attribution):
         seeds = point_seeds(nt_samples, generator)
         device = tup[0].device
 
-        totals = [torch.zeros_like(x) for x in tup]
-        squares = [torch.zeros_like(x) for x in tup]
+        # shaped like the wrapped method's results: the inputs', or a layer's for layer methods
+        totals: list[Tensor] = []
+        squares: list[Tensor] = []
+        form: list[type] = []  # tensor, tuple or list, as the wrapped method returns them
         deltas: list[Tensor] = []
 
         def step(start: int, stop: int) -> None:
@@ -99,7 +109,12 @@ class NoiseTunnel(Attribution):
             if want_delta:
                 output, delta = output
                 deltas.append(delta.reshape(k, batch))
-            output_tuple = output if isinstance(output, tuple) else (output,)
+            output_tuple = tuple(output) if isinstance(output, (tuple, list)) else (output,)
+            if not form:
+                form.append(type(output))
+                for a in output_tuple:
+                    totals.append(torch.zeros((batch, *a.shape[1:]), dtype=a.dtype, device=a.device))
+                    squares.append(torch.zeros((batch, *a.shape[1:]), dtype=a.dtype, device=a.device))
             for i, a in enumerate(output_tuple):
                 a = a.reshape(k, batch, *a.shape[1:]).to(totals[i].dtype)
                 totals[i] += a.sum(0)
@@ -117,7 +132,7 @@ class NoiseTunnel(Attribution):
             result = mean_squares
         else:
             result = [q - m * m for q, m in zip(mean_squares, means)]
-        formatted = call.finish(result)
+        formatted: Any = tuple(result) if form[0] is tuple else list(result) if form[0] is list else result[0]
         if want_delta:
             return formatted, torch.cat(deltas).t().reshape(-1)
         return formatted

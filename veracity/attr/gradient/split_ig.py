@@ -67,6 +67,19 @@ class SplitIntegratedGradients(GradientAttribution):
                         internal_batch_size: int | None = None, ratio: float = 0.9, *,
                         show_progress: bool = False) -> SplitResult:
         call = Call.of(self.forward_func, inputs, target, additional_forward_args, need_float=True)
+        return self.split_call(call, baselines, n_steps, method, internal_batch_size, ratio,
+                               show_progress=show_progress)
+
+    def attribute_call(self, call: Call, baselines: Any = None, n_steps: int = 200, method: str = "riemann_right",
+                       internal_batch_size: int | None = None, ratio: float = 0.9, *,
+                       show_progress: bool = False) -> TensorOrTuple:
+        return self.split_call(call, baselines, n_steps, method, internal_batch_size, ratio,
+                               show_progress=show_progress).left
+
+    def split_call(self, call: Call, baselines: Any = None, n_steps: int = 200, method: str = "riemann_right",
+                   internal_batch_size: int | None = None, ratio: float = 0.9, *,
+                   show_progress: bool = False) -> SplitResult:
+        """:meth:`attribute_split` on a normalised call."""
         tup, batch = call.inputs, call.batch
         check_choice("method", method, PATH_METHODS)
         check_positive_int("n_steps", n_steps)

@@ -13,7 +13,6 @@ from veracity.attr.layer.adapter import (
     LayerAttribution,
     at_layers,
     check_grad_kwargs,
-    prepare,
     values_at,
 )
 
@@ -45,7 +44,11 @@ class LayerActivation(LayerAttribution):
 
     def attribute(self, inputs: Any, additional_forward_args: Any = None,
                   attribute_to_layer_input: bool = False) -> Any:
-        call = prepare(self, inputs, None, additional_forward_args, attribute_to_layer_input)
+        return self.attribute_call(Call.of(self.forward_func, inputs, None, additional_forward_args),
+                                   attribute_to_layer_input)
+
+    def attribute_call(self, call: Call, attribute_to_layer_input: bool = False) -> Any:
+        call = at_layers(self, call, attribute_to_layer_input)
         return call.finish_layers([per_point[0] for per_point in values_at(call, [call.inputs])])
 
 

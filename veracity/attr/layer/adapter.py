@@ -1,6 +1,6 @@
 """The layer adapter: input-space algorithms explained at a layer's input or output.
 
-A layer method normalises its call once (:func:`prepare`), then either
+A layer method hooks its layer(s) on the call (:func:`at_layers`), then either
 
 * runs an input-space algorithm on the layer's values with the model *replacing* them
   (:func:`replaced`: LayerIntegratedGradients, layer ablation and permutation), or
@@ -24,7 +24,7 @@ from veracity._core.validate import check_grad_kwargs, fail
 from veracity.attr._base import Attribution
 
 Values = tuple[Tensor, ...]
-__all__ = ["LayerAttribution", "at_layers", "check_grad_kwargs", "counts_of", "flat", "prepare", "replaced",
+__all__ = ["LayerAttribution", "at_layers", "check_grad_kwargs", "counts_of", "flat", "replaced",
            "tapped", "unflat", "values_at", "zero_taps"]
 
 
@@ -55,13 +55,6 @@ class LayerAttribution(Attribution):
         if not isinstance(layer_attribution, Tensor) or layer_attribution.dim() < 3:
             fail("layer_attribution", "a tensor (batch, channels, *spatial)", layer_attribution)
         return F.interpolate(layer_attribution, size=interpolate_dims, mode=interpolate_mode)
-
-
-def prepare(method: LayerAttribution, inputs: Any, target: Any, additional_forward_args: Any,
-            to_input: bool, need_float: bool = False) -> Call:
-    """The call of a layer method: normalised arguments and the hooked layer(s)."""
-    call = Call.of(method.forward_func, inputs, target, additional_forward_args, need_float=need_float)
-    return at_layers(method, call, to_input)
 
 
 def at_layers(method: LayerAttribution, call: Call, to_input: bool) -> Call:

@@ -16,10 +16,10 @@ from veracity.attr._base import GradientAttribution, convergence_delta
 from veracity.attr.gradient.integrated_gradients import PATH_METHODS, integrate_path
 from veracity.attr.layer.adapter import (
     LayerAttribution,
+    at_layers,
     check_grad_kwargs,
     counts_of,
     flat,
-    prepare,
     replaced,
     tapped,
     unflat,
@@ -30,13 +30,12 @@ from veracity.attr.layer.adapter import (
 Values = tuple[Tensor, ...]
 
 
-def _prepare_path(method: LayerAttribution, inputs: Any, baselines: Any, target: Any, additional_forward_args: Any,
-                  n_steps: int, path_method: str, to_input: bool, grad_kwargs: Any,
-                  need_float: bool) -> tuple[Call, Values]:
-    check_grad_kwargs(grad_kwargs)
-    call = prepare(method, inputs, target, additional_forward_args, to_input, need_float=need_float)
+def _path_call(method: LayerAttribution, call: Call, baselines: Any, n_steps: int, path_method: str,
+               to_input: bool) -> tuple[Call, Values]:
+    """The call with the layer hooked, and the baselines; the path's settings checked."""
     check_choice("method", path_method, PATH_METHODS)
     check_positive_int("n_steps", n_steps)
+    call = at_layers(method, call, to_input)
     return call, call.baselines(baselines)
 
 
@@ -86,8 +85,15 @@ class LayerIntegratedGradients(LayerAttribution, GradientAttribution):
                   n_steps: int = 50, method: str = "gausslegendre", internal_batch_size: int | None = None,
                   return_convergence_delta: bool = False, attribute_to_layer_input: bool = False,
                   grad_kwargs: Any = None, *, show_progress: bool = False) -> Any:
-        call, base = _prepare_path(self, inputs, baselines, target, additional_forward_args, n_steps, method,
-                                   attribute_to_layer_input, grad_kwargs, need_float=False)
+        check_grad_kwargs(grad_kwargs)
+        return self.attribute_call(Call.of(self.forward_func, inputs, target, additional_forward_args), baselines,
+                                   n_steps, method, internal_batch_size, return_convergence_delta,
+                                   attribute_to_layer_input, show_progress=show_progress)
+
+    def attribute_call(self, call: Call, baselines: Any = None, n_steps: int = 50, method: str = "gausslegendre",
+                       internal_batch_size: int | None = None, return_convergence_delta: bool = False,
+                       attribute_to_layer_input: bool = False, *, show_progress: bool = False) -> Any:
+        call, base = _path_call(self, call, baselines, n_steps, method, attribute_to_layer_input)
         at_inputs, at_baselines = zip(*values_at(call, [call.inputs, base]))
         counts = counts_of(at_inputs)
         start, end = flat(at_baselines), flat(at_inputs)
@@ -119,8 +125,15 @@ class InternalInfluence(LayerAttribution, GradientAttribution):
                   n_steps: int = 50, method: str = "gausslegendre", internal_batch_size: int | None = None,
                   attribute_to_layer_input: bool = False, grad_kwargs: Any = None, *,
                   show_progress: bool = False) -> Any:
-        call, base = _prepare_path(self, inputs, baselines, target, additional_forward_args, n_steps, method,
-                                   attribute_to_layer_input, grad_kwargs, need_float=True)
+        check_grad_kwargs(grad_kwargs)
+        call = Call.of(self.forward_func, inputs, target, additional_forward_args, need_float=True)
+        return self.attribute_call(call, baselines, n_steps, method, internal_batch_size, attribute_to_layer_input,
+                                   show_progress=show_progress)
+
+    def attribute_call(self, call: Call, baselines: Any = None, n_steps: int = 50, method: str = "gausslegendre",
+                       internal_batch_size: int | None = None, attribute_to_layer_input: bool = False, *,
+                       show_progress: bool = False) -> Any:
+        call, base = _path_call(self, call, baselines, n_steps, method, attribute_to_layer_input)
         counts, taps = _input_path_taps(call)
         integrated = integrate_path(tapped(call, counts, taps), (*base, *taps), n_steps, method,
                                     internal_batch_size, show_progress)
@@ -151,8 +164,15 @@ class LayerConductance(LayerAttribution, GradientAttribution):
                   n_steps: int = 50, method: str = "gausslegendre", internal_batch_size: int | None = None,
                   return_convergence_delta: bool = False, attribute_to_layer_input: bool = False,
                   grad_kwargs: Any = None, *, show_progress: bool = False) -> Any:
-        call, base = _prepare_path(self, inputs, baselines, target, additional_forward_args, n_steps, method,
-                                   attribute_to_layer_input, grad_kwargs, need_float=True)
+        check_grad_kwargs(grad_kwargs)
+        call = Call.of(self.forward_func, inputs, target, additional_forward_args, need_float=True)
+        return self.attribute_call(call, baselines, n_steps, method, internal_batch_size, return_convergence_delta,
+                                   attribute_to_layer_input, show_progress=show_progress)
+
+    def attribute_call(self, call: Call, baselines: Any = None, n_steps: int = 50, method: str = "gausslegendre",
+                       internal_batch_size: int | None = None, return_convergence_delta: bool = False,
+                       attribute_to_layer_input: bool = False, *, show_progress: bool = False) -> Any:
+        call, base = _path_call(self, call, baselines, n_steps, method, attribute_to_layer_input)
         site = call.sites[0]
         counts, taps = _input_path_taps(call)
         n_in, batch = len(call.inputs), call.batch

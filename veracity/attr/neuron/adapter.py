@@ -12,8 +12,9 @@ from typing import Any, Callable
 
 from torch import Tensor, nn
 
-from veracity._core.call import warn_if_training
+from veracity._core.call import Call
 from veracity._core.layers import Site, as_layers, layer_name, run_hooked, through_selection
+from veracity._core.targets import TargetIndex
 from veracity._core.validate import fail
 from veracity.attr._base import Attribution
 
@@ -30,6 +31,9 @@ class NeuronAttribution(Attribution):
         as_layers(layer, False)
         self.layer = layer
         self.device_ids = device_ids
+
+    def _call(self, inputs: Any, additional_forward_args: Any, target: Any = None, need_float: bool = True) -> Call:
+        return Call.of(self.forward_func, inputs, target, additional_forward_args, need_float=need_float)
 
 
 def check_selector(selector: Any) -> Selector:
@@ -67,8 +71,17 @@ def select(values: Values, selector: Selector, site: Site) -> Tensor:
 
 def _site(method: NeuronAttribution, selector: Any, to_input: bool) -> tuple[Site, Selector]:
     checked = check_selector(selector)
-    warn_if_training(method.forward_func)
     return Site(method.forward_func, method.layer, to_input), checked
+
+
+def neuron_call(method: NeuronAttribution, call: Call, selector: Any, to_input: bool) -> Call:
+    """``call`` with the selected neuron as the explained output (no target)."""
+    return call.with_forward(neuron_forward(method, selector, to_input)).replace(target=TargetIndex())
+
+
+def conductance_call(method: NeuronAttribution, call: Call, selector: Any, to_input: bool) -> Call:
+    """``call`` (its target kept) with gradients crossing the layer only through the neuron."""
+    return call.with_forward(conductance_forward(method, selector, to_input))
 
 
 def neuron_forward(method: NeuronAttribution, selector: Any, to_input: bool) -> Callable[..., Tensor]:

@@ -13,6 +13,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from veracity._core.call import Call
 from veracity._core.validate import check_grad_kwargs
 from veracity.attr._base import GradientAttribution, PerturbationAttribution
 from veracity.attr.gradient.deeplift import DeepLift, DeepLiftShap
@@ -20,7 +21,7 @@ from veracity.attr.gradient.gradient_shap import GradientShap
 from veracity.attr.gradient.guided import Deconvolution, GuidedBackprop
 from veracity.attr.gradient.integrated_gradients import IntegratedGradients
 from veracity.attr.gradient.saliency import Saliency
-from veracity.attr.neuron.adapter import NeuronAttribution, conductance_forward, neuron_forward
+from veracity.attr.neuron.adapter import NeuronAttribution, conductance_call, neuron_call
 from veracity.attr.perturbation.ablation import FeatureAblation
 
 
@@ -37,8 +38,12 @@ class NeuronGradient(NeuronAttribution, GradientAttribution):
 
     def attribute(self, inputs: Any, neuron_selector: Any, additional_forward_args: Any = None,
                   attribute_to_neuron_input: bool = False) -> Any:
-        forward = neuron_forward(self, neuron_selector, attribute_to_neuron_input)
-        return Saliency(forward).attribute(inputs, abs=False, additional_forward_args=additional_forward_args)
+        return self.attribute_call(self._call(inputs, additional_forward_args), neuron_selector,
+                                   attribute_to_neuron_input)
+
+    def attribute_call(self, call: Call, neuron_selector: Any, attribute_to_neuron_input: bool = False) -> Any:
+        return Saliency(self.forward_func).attribute_call(
+            neuron_call(self, call, neuron_selector, attribute_to_neuron_input), abs=False)
 
 
 class _Multiplying(NeuronAttribution, GradientAttribution):
@@ -62,10 +67,16 @@ class NeuronIntegratedGradients(_Multiplying):
     def attribute(self, inputs: Any, neuron_selector: Any, baselines: Any = None, additional_forward_args: Any = None,
                   n_steps: int = 50, method: str = "gausslegendre", internal_batch_size: int | None = None,
                   attribute_to_neuron_input: bool = False, *, show_progress: bool = False) -> Any:
-        forward = neuron_forward(self, neuron_selector, attribute_to_neuron_input)
-        return IntegratedGradients(forward, self._multiply_by_inputs).attribute(
-            inputs, baselines, None, additional_forward_args, n_steps, method, internal_batch_size,
-            show_progress=show_progress)
+        return self.attribute_call(self._call(inputs, additional_forward_args), neuron_selector, baselines,
+                                   n_steps, method, internal_batch_size, attribute_to_neuron_input,
+                                   show_progress=show_progress)
+
+    def attribute_call(self, call: Call, neuron_selector: Any, baselines: Any = None, n_steps: int = 50,
+                       method: str = "gausslegendre", internal_batch_size: int | None = None,
+                       attribute_to_neuron_input: bool = False, *, show_progress: bool = False) -> Any:
+        return IntegratedGradients(self.forward_func, self._multiply_by_inputs).attribute_call(
+            neuron_call(self, call, neuron_selector, attribute_to_neuron_input), baselines, n_steps, method,
+            internal_batch_size, show_progress=show_progress)
 
 
 class NeuronConductance(_Multiplying):
@@ -88,10 +99,16 @@ class NeuronConductance(_Multiplying):
                   internal_batch_size: int | None = None, attribute_to_neuron_input: bool = False,
                   grad_kwargs: Any = None, *, show_progress: bool = False) -> Any:
         check_grad_kwargs(grad_kwargs)
-        forward = conductance_forward(self, neuron_selector, attribute_to_neuron_input)
-        return IntegratedGradients(forward, self._multiply_by_inputs).attribute(
-            inputs, baselines, target, additional_forward_args, n_steps, method, internal_batch_size,
-            show_progress=show_progress)
+        return self.attribute_call(self._call(inputs, additional_forward_args, target), neuron_selector, baselines,
+                                   n_steps, method, internal_batch_size, attribute_to_neuron_input,
+                                   show_progress=show_progress)
+
+    def attribute_call(self, call: Call, neuron_selector: Any, baselines: Any = None, n_steps: int = 50,
+                       method: str = "riemann_trapezoid", internal_batch_size: int | None = None,
+                       attribute_to_neuron_input: bool = False, *, show_progress: bool = False) -> Any:
+        return IntegratedGradients(self.forward_func, self._multiply_by_inputs).attribute_call(
+            conductance_call(self, call, neuron_selector, attribute_to_neuron_input), baselines, n_steps, method,
+            internal_batch_size, show_progress=show_progress)
 
 
 class NeuronGradientShap(_Multiplying):
@@ -102,17 +119,22 @@ class NeuronGradientShap(_Multiplying):
         >>> from veracity.attr import NeuronGradientShap
         >>> from veracity.data import toy_mlp
         >>> model, x = toy_mlp()
-        >>> NeuronGradientShap(model, model[1]).attribute(x, 5,
-        ...                                                      torch.randn(6, 4)).shape
+        >>> NeuronGradientShap(model, model[1]).attribute(x, 5, torch.randn(6, 4)).shape
         torch.Size([3, 4])
     """
 
     def attribute(self, inputs: Any, neuron_selector: Any, baselines: Any, n_samples: int = 5,
                   stdevs: float = 0.0, additional_forward_args: Any = None, attribute_to_neuron_input: bool = False,
                   *, generator: torch.Generator | None = None, internal_batch_size: int | None = None) -> Any:
-        forward = neuron_forward(self, neuron_selector, attribute_to_neuron_input)
-        return GradientShap(forward, self._multiply_by_inputs).attribute(
-            inputs, baselines, n_samples, stdevs, None, additional_forward_args,
+        return self.attribute_call(self._call(inputs, additional_forward_args), neuron_selector, baselines,
+                                   n_samples, stdevs, attribute_to_neuron_input, generator=generator,
+                                   internal_batch_size=internal_batch_size)
+
+    def attribute_call(self, call: Call, neuron_selector: Any, baselines: Any, n_samples: int = 5,
+                       stdevs: float = 0.0, attribute_to_neuron_input: bool = False, *,
+                       generator: torch.Generator | None = None, internal_batch_size: int | None = None) -> Any:
+        return GradientShap(self.forward_func, self._multiply_by_inputs).attribute_call(
+            neuron_call(self, call, neuron_selector, attribute_to_neuron_input), baselines, n_samples, stdevs,
             internal_batch_size=internal_batch_size, generator=generator)
 
 
@@ -135,9 +157,15 @@ class NeuronDeepLift(_Multiplying):
     def attribute(self, inputs: Any, neuron_selector: Any, baselines: Any = None, additional_forward_args: Any = None,
                   attribute_to_neuron_input: bool = False,
                   custom_attribution_func: Callable[..., Any] | None = None) -> Any:
-        forward = neuron_forward(self, neuron_selector, attribute_to_neuron_input)
-        return DeepLift(forward, self._multiply_by_inputs, self.eps).attribute(
-            inputs, baselines, None, additional_forward_args, custom_attribution_func=custom_attribution_func)
+        return self.attribute_call(self._call(inputs, additional_forward_args), neuron_selector, baselines,
+                                   attribute_to_neuron_input, custom_attribution_func)
+
+    def attribute_call(self, call: Call, neuron_selector: Any, baselines: Any = None,
+                       attribute_to_neuron_input: bool = False,
+                       custom_attribution_func: Callable[..., Any] | None = None) -> Any:
+        return DeepLift(self.forward_func, self._multiply_by_inputs, self.eps).attribute_call(
+            neuron_call(self, call, neuron_selector, attribute_to_neuron_input), baselines,
+            custom_attribution_func=custom_attribution_func)
 
 
 class NeuronDeepLiftShap(NeuronDeepLift):
@@ -156,10 +184,17 @@ class NeuronDeepLiftShap(NeuronDeepLift):
                   additional_forward_args: Any = None, attribute_to_neuron_input: bool = False,
                   custom_attribution_func: Callable[..., Any] | None = None, *,
                   internal_batch_size: int | None = None) -> Any:
-        forward = neuron_forward(self, neuron_selector, attribute_to_neuron_input)
-        return DeepLiftShap(forward, self._multiply_by_inputs, self.eps).attribute(
-            inputs, baselines, None, additional_forward_args, custom_attribution_func=custom_attribution_func,
-            internal_batch_size=internal_batch_size)
+        return self.attribute_call(self._call(inputs, additional_forward_args), neuron_selector, baselines,
+                                   attribute_to_neuron_input, custom_attribution_func,
+                                   internal_batch_size=internal_batch_size)
+
+    def attribute_call(self, call: Call, neuron_selector: Any, baselines: Any = None,
+                       attribute_to_neuron_input: bool = False,
+                       custom_attribution_func: Callable[..., Any] | None = None, *,
+                       internal_batch_size: int | None = None) -> Any:
+        return DeepLiftShap(self.forward_func, self._multiply_by_inputs, self.eps).attribute_call(
+            neuron_call(self, call, neuron_selector, attribute_to_neuron_input), baselines,
+            custom_attribution_func=custom_attribution_func, internal_batch_size=internal_batch_size)
 
 
 class _Guided(NeuronAttribution, GradientAttribution):
@@ -170,8 +205,12 @@ class _Guided(NeuronAttribution, GradientAttribution):
 
     def attribute(self, inputs: Any, neuron_selector: Any, additional_forward_args: Any = None,
                   attribute_to_neuron_input: bool = False) -> Any:
-        forward = neuron_forward(self, neuron_selector, attribute_to_neuron_input)
-        return type(self)._input_method(forward).attribute(inputs, None, additional_forward_args)
+        return self.attribute_call(self._call(inputs, additional_forward_args), neuron_selector,
+                                   attribute_to_neuron_input)
+
+    def attribute_call(self, call: Call, neuron_selector: Any, attribute_to_neuron_input: bool = False) -> Any:
+        return type(self)._input_method(self.forward_func).attribute_call(
+            neuron_call(self, call, neuron_selector, attribute_to_neuron_input))
 
 
 class NeuronGuidedBackprop(_Guided):
@@ -218,6 +257,13 @@ class NeuronFeatureAblation(NeuronAttribution, PerturbationAttribution):
     def attribute(self, inputs: Any, neuron_selector: Any, baselines: Any = None, additional_forward_args: Any = None,
                   feature_mask: Any = None, attribute_to_neuron_input: bool = False,
                   perturbations_per_eval: int | None = None, *, show_progress: bool = False) -> Any:
-        forward = neuron_forward(self, neuron_selector, attribute_to_neuron_input)
-        return FeatureAblation(forward).attribute(inputs, baselines, None, additional_forward_args, feature_mask,
-                                                  perturbations_per_eval, show_progress)
+        call = self._call(inputs, additional_forward_args, need_float=False)
+        return self.attribute_call(call, neuron_selector, baselines, feature_mask, attribute_to_neuron_input,
+                                   perturbations_per_eval, show_progress=show_progress)
+
+    def attribute_call(self, call: Call, neuron_selector: Any, baselines: Any = None, feature_mask: Any = None,
+                       attribute_to_neuron_input: bool = False, perturbations_per_eval: int | None = None, *,
+                       show_progress: bool = False) -> Any:
+        return FeatureAblation(self.forward_func).attribute_call(
+            neuron_call(self, call, neuron_selector, attribute_to_neuron_input), baselines, feature_mask,
+            perturbations_per_eval, show_progress)

@@ -164,6 +164,13 @@ class Occlusion(FeatureAblation):
         show_progress: bool = False,
     ) -> TensorOrTuple:
         call = prepare_call(self.forward_func, inputs, target, additional_forward_args, perturbations_per_eval)
+        return self.attribute_call(call, sliding_window_shapes, strides, baselines, perturbations_per_eval,
+                                   show_progress)
+
+    def attribute_call(self, call: Call,  # type: ignore[override]
+                       sliding_window_shapes: tuple[int, ...] | tuple[tuple[int, ...], ...],
+                       strides: Any = None, baselines: Any = None, perturbations_per_eval: int | None = None,
+                       show_progress: bool = False) -> TensorOrTuple:
         base = call.baselines(baselines)
         shapes = _per_input("sliding_window_shapes", sliding_window_shapes, call.inputs, None)
         steps = _per_input("strides", strides, call.inputs, 1)

@@ -214,8 +214,14 @@ class Lime(LimeBase):
         *,
         generator: torch.Generator | None = None,
     ) -> TensorOrTuple:
-        check_positive_int("n_samples", n_samples)
         call = prepare_call(self.forward_func, inputs, target, additional_forward_args, perturbations_per_eval)
+        return self.attribute_call(call, baselines, feature_mask, n_samples, perturbations_per_eval,
+                                   return_input_shape, show_progress, generator=generator)
+
+    def attribute_call(self, call: Call, baselines: Any = None, feature_mask: Any = None, n_samples: int = 25,
+                       perturbations_per_eval: int | None = None, return_input_shape: bool = True,
+                       show_progress: bool = False, *, generator: torch.Generator | None = None) -> TensorOrTuple:
+        check_positive_int("n_samples", n_samples)
         base = call.baselines(baselines)
         groups = prepare_feature_mask(feature_mask, call.inputs)
         device = call.inputs[0].device

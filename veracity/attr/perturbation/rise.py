@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from veracity._core.batch_scores import scores
+from veracity._core.call import Call
 from veracity._core.validate import check_positive_int, fail
 from veracity.attr._base import PerturbationAttribution
 from veracity.attr.perturbation._engine import blend, prepare_call
@@ -83,10 +84,16 @@ class RISE(PerturbationAttribution):
                   n_masks: int = 1000, mask_resolution: int | tuple[int, ...] = 7, p_keep: float = 0.5,
                   baselines: Any = None, perturbations_per_eval: int | None = None, show_progress: bool = False, *,
                   generator: torch.Generator | None = None) -> TensorOrTuple:
+        call = prepare_call(self.forward_func, inputs, target, additional_forward_args, perturbations_per_eval)
+        return self.attribute_call(call, n_masks, mask_resolution, p_keep, baselines, perturbations_per_eval,
+                                   show_progress, generator=generator)
+
+    def attribute_call(self, call: Call, n_masks: int = 1000, mask_resolution: int | tuple[int, ...] = 7,
+                       p_keep: float = 0.5, baselines: Any = None, perturbations_per_eval: int | None = None,
+                       show_progress: bool = False, *, generator: torch.Generator | None = None) -> TensorOrTuple:
         check_positive_int("n_masks", n_masks)
         if isinstance(p_keep, bool) or not isinstance(p_keep, (int, float)) or not 0 < p_keep <= 1:
             fail("p_keep", "a probability in (0, 1]", p_keep)
-        call = prepare_call(self.forward_func, inputs, target, additional_forward_args, perturbations_per_eval)
         base = call.baselines(baselines)
         families = [_MaskFamily(x, n_masks, mask_resolution, float(p_keep), generator) for x in call.inputs]
 

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from veracity._core.batch_scores import scores
+from veracity._core.call import Call
 from veracity._core.validate import check_positive_int, fail
 from veracity.attr._base import PerturbationAttribution
 from veracity.attr.perturbation._engine import coalition_matrix, prepare_call, presence_builder
@@ -53,8 +54,14 @@ class ShapleyValueSampling(PerturbationAttribution):
                   perturbations_per_eval: int | None = None, show_progress: bool = False, *,
                   generator: torch.Generator | None = None, **kwargs: Any) -> TensorOrTuple:
         check_no_extra(kwargs)
-        check_positive_int("n_samples", n_samples)
         call = prepare_call(self.forward_func, inputs, target, additional_forward_args, perturbations_per_eval)
+        return self.attribute_call(call, baselines, feature_mask, n_samples, perturbations_per_eval, show_progress,
+                                   generator=generator)
+
+    def attribute_call(self, call: Call, baselines: Any = None, feature_mask: Any = None, n_samples: int = 25,
+                       perturbations_per_eval: int | None = None, show_progress: bool = False, *,
+                       generator: torch.Generator | None = None) -> TensorOrTuple:
+        check_positive_int("n_samples", n_samples)
         base = call.baselines(baselines)
         groups = prepare_feature_mask(feature_mask, call.inputs)
         n = groups.n_features
@@ -132,6 +139,11 @@ class ShapleyValues(ShapleyValueSampling):
     ) -> TensorOrTuple:
         check_no_extra(kwargs)
         call = prepare_call(self.forward_func, inputs, target, additional_forward_args, perturbations_per_eval)
+        return self.attribute_call(call, baselines, feature_mask, perturbations_per_eval, show_progress)
+
+    def attribute_call(self, call: Call, baselines: Any = None,  # type: ignore[override]
+                       feature_mask: Any = None,
+                       perturbations_per_eval: int | None = None, show_progress: bool = False) -> TensorOrTuple:
         base = call.baselines(baselines)
         groups = prepare_feature_mask(feature_mask, call.inputs)
         n = groups.n_features
