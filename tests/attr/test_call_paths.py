@@ -63,12 +63,18 @@ def _kwargs(spec: dict, target: torch.Tensor) -> dict:
     return {k: (target if k == "target" else v) for k, v in spec.items()}
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_noise_free_smoothgrad_is_the_method_itself(name: str) -> None:
+def _plain(name: str) -> tuple:
+    """The method's factory, its keyword arguments, the model, inputs, extra argument and the
+    result of the public ``attribute``."""
     model, x, scale, target = _model_and_inputs()
     make, spec = CASES[name]
     kwargs = _kwargs(spec, target)
-    plain = make(model).attribute(x, additional_forward_args=(scale,), **kwargs)
+    return make, kwargs, model, x, scale, make(model).attribute(x, additional_forward_args=(scale,), **kwargs)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_noise_free_smoothgrad_is_the_method_itself(name: str) -> None:
+    make, kwargs, model, x, scale, plain = _plain(name)
     tunnel = attr.NoiseTunnel(make(model)).attribute(x, nt_samples=3, stdevs=0.0, nt_samples_batch_size=2,
                                                      additional_forward_args=(scale,), **kwargs)
     assert torch.allclose(tunnel, plain, atol=1e-10)
@@ -77,12 +83,8 @@ def test_noise_free_smoothgrad_is_the_method_itself(name: str) -> None:
 
 @pytest.mark.parametrize("name", CASES)
 def test_attribute_call_equals_attribute(name: str) -> None:
-    model, x, scale, target = _model_and_inputs()
-    make, spec = CASES[name]
-    kwargs = _kwargs(spec, target)
-    plain = make(model).attribute(x, additional_forward_args=(scale,), **kwargs)
-    call_target = kwargs.pop("target", None)
-    call = Call.of(model, x, call_target, (scale,))
+    make, kwargs, model, x, scale, plain = _plain(name)
+    call = Call.of(model, x, kwargs.pop("target", None), (scale,))
     assert torch.allclose(make(model).attribute_call(call, **kwargs), plain, atol=1e-12)
 
 
