@@ -110,12 +110,11 @@ def gradient_points(
     run_chunks(points, size, show_progress, desc, step)
 
 
-def gradients_at(call: Call, inputs: tuple[Tensor, ...] | None = None) -> tuple[Tensor, ...]:
+def gradients_at(call: Call) -> tuple[Tensor, ...]:
     """Gradient of each example's explained scalar with respect to its inputs (one chunk)."""
-    at = call.inputs if inputs is None else inputs
     result: list[tuple[Tensor, ...]] = []
-    points = Points.of(1, at, lambda start, stop: at)
-    gradient_points(call, points, lambda s, e, grads, scalars: result.append(grads), chunk_rows=at[0].shape[0])
+    points = Points.of(1, call.inputs, lambda start, stop: call.inputs)
+    gradient_points(call, points, lambda s, e, grads, scalars: result.append(grads), chunk_rows=call.batch)
     return result[0]
 
 
