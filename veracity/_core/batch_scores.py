@@ -129,10 +129,10 @@ def scores(call: Call, n_points: int, build: BuildFn, perturbations_per_eval: in
     again, one model call on the whole batch each: the result is then ``(n_points, 1)``.
     (If that first call stacked several points and the model failed on it, point 0 is tried
     alone before the error is re-raised: a batch loss that closes over per-example labels only
-    accepts the batch's own rows.) ``groups`` (the
-    feature masks, if any) must then be shared by the batch. ``after(start, stop, chunk)``
-    runs once per chunk whose scores were kept, with its model inputs.
-    """
+    accepts the batch's own rows.) ``mask_ids`` (the feature masks' group ids, if any) must then
+    be shared by the batch. ``after(start, stop, chunk)`` runs once per chunk whose scores were
+    kept, with its model inputs. ``perturbations_per_eval`` is checked here, once for every
+    caller (public ``attribute`` and derived calls alike)."""
     check_optional_positive_int("perturbations_per_eval", perturbations_per_eval)
     result: list[Tensor] = []
     latest: list[tuple[Tensor, ...]] = []

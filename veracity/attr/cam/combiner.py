@@ -16,10 +16,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from veracity._core.call import Call
+from veracity._core.engine import layer_values
 from veracity._core.validate import fail
 from veracity.attr._base import GradientAttribution
 from veracity.attr.layer.activation import layer_gradients
-from veracity.attr.layer.adapter import LayerAttribution, at_layers, check_grad_kwargs, values_at
+from veracity.attr.layer.adapter import LayerAttribution, at_layers, check_grad_kwargs
 
 _EPS = 1e-7
 
@@ -122,4 +123,4 @@ def finish(call: Call, cam: Tensor, upsample_to_input: bool, mode: str | None) -
 
 
 def activations_of(call: Call) -> Tensor:
-    return _one_tensor(call, values_at(call, [call.inputs])[0][0])
+    return _one_tensor(call, layer_values(call, [call.inputs])[0][0])

@@ -7,13 +7,12 @@ from typing import Any, Callable
 from torch import Tensor, nn
 
 from veracity._core.call import Call
-from veracity._core.engine import site_gradients
+from veracity._core.engine import layer_values, site_gradients
 from veracity.attr._base import GradientAttribution
 from veracity.attr.layer.adapter import (
     LayerAttribution,
     at_layers,
     check_grad_kwargs,
-    values_at,
 )
 
 Values = tuple[Tensor, ...]
@@ -49,7 +48,7 @@ class LayerActivation(LayerAttribution):
 
     def attribute_call(self, call: Call, attribute_to_layer_input: bool = False) -> Any:
         call = at_layers(self, call, attribute_to_layer_input)
-        return call.finish_layers([per_point[0] for per_point in values_at(call, [call.inputs])])
+        return call.finish_layers([per_point[0] for per_point in layer_values(call, [call.inputs])])
 
 
 class LayerGradientXActivation(LayerAttribution, GradientAttribution):

@@ -18,14 +18,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from veracity._core.call import Call
-from veracity._core.engine import layer_values
 from veracity._core.layers import as_layers, replacing, tapping
 from veracity._core.validate import check_grad_kwargs, fail
 from veracity.attr._base import Attribution
 
 Values = tuple[Tensor, ...]
 __all__ = ["LayerAttribution", "at_layers", "check_grad_kwargs", "counts_of", "flat", "replaced",
-           "tapped", "unflat", "values_at", "zero_taps"]
+           "tapped", "unflat", "zero_taps"]
 
 
 class LayerAttribution(Attribution):
@@ -59,11 +58,6 @@ class LayerAttribution(Attribution):
 
 def at_layers(method: LayerAttribution, call: Call, to_input: bool) -> Call:
     return call.at_layers(method.layer, type(method).accepts_layer_list, to_input)
-
-
-def values_at(call: Call, point_list: list[Values]) -> list[list[Values]]:
-    """``result[site][point]``: each layer's values at a few whole batches."""
-    return layer_values(call, point_list)
 
 
 def flat(per_site: Sequence[Values]) -> Values:

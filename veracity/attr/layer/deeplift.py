@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from veracity._core.call import Call
+from veracity._core.engine import layer_values
 from veracity.attr._base import GradientAttribution
 from veracity.attr.gradient.deeplift import apply_custom, rescale_attributions, warn_if_incomplete
 from veracity.attr.layer.adapter import (
@@ -17,7 +18,6 @@ from veracity.attr.layer.adapter import (
     counts_of,
     tapped,
     unflat,
-    values_at,
     zero_taps,
 )
 
@@ -33,7 +33,7 @@ def layer_rescale(method: "LayerDeepLift", call: Call, references: list[Values],
     at the layer collects the multipliers there. Returns the mean over references in Captum's
     shape and the completeness error per (reference, example).
     """
-    per_point = values_at(call, [call.inputs, *references])[0]  # one layer
+    per_point = layer_values(call, [call.inputs, *references])[0]  # one layer
     counts = counts_of(per_point[:1])
     taps = zero_taps(per_point[:1])
     n_in = len(call.inputs)

@@ -8,9 +8,10 @@ import torch
 from torch import Tensor, nn
 
 from veracity._core.call import Call
+from veracity._core.engine import layer_values
 from veracity.attr._base import GradientAttribution
 from veracity.attr.gradient.gradient_shap import GradientShap
-from veracity.attr.layer.adapter import LayerAttribution, at_layers, counts_of, tapped, unflat, values_at
+from veracity.attr.layer.adapter import LayerAttribution, at_layers, counts_of, tapped, unflat
 
 
 class LayerGradientShap(LayerAttribution, GradientAttribution):
@@ -53,8 +54,8 @@ class LayerGradientShap(LayerAttribution, GradientAttribution):
                        generator: torch.Generator | None = None, internal_batch_size: int | None = None) -> Any:
         call = at_layers(self, call, attribute_to_layer_input)
         distribution = call.baseline_distribution(baselines)
-        at_inputs = values_at(call, [call.inputs])[0][0]
-        at_baselines = values_at(call, [distribution])[0][0]
+        at_inputs = layer_values(call, [call.inputs])[0][0]
+        at_baselines = layer_values(call, [distribution])[0][0]
         counts = counts_of([at_inputs])
         n_in = len(call.inputs)
         noise = stdevs if isinstance(stdevs, tuple) else (stdevs,) * n_in

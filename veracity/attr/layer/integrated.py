@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from veracity._core.call import Call
-from veracity._core.engine import outputs_at
+from veracity._core.engine import layer_values, outputs_at
 from veracity._core.validate import check_choice, check_positive_int
 from veracity.attr._base import GradientAttribution, convergence_delta
 from veracity.attr.gradient.integrated_gradients import PATH_METHODS, integrate_path
@@ -23,7 +23,6 @@ from veracity.attr.layer.adapter import (
     replaced,
     tapped,
     unflat,
-    values_at,
     zero_taps,
 )
 
@@ -41,7 +40,7 @@ def _path_call(method: LayerAttribution, call: Call, baselines: Any, n_steps: in
 
 def _input_path_taps(call: Call) -> tuple[list[int], Values]:
     """The layer's site counts and zero taps for a path in *input* space tapped at the layer."""
-    values = [per_point[0] for per_point in values_at(call, [call.inputs])]
+    values = [per_point[0] for per_point in layer_values(call, [call.inputs])]
     return counts_of(values), zero_taps(values)
 
 
@@ -94,7 +93,7 @@ class LayerIntegratedGradients(LayerAttribution, GradientAttribution):
                        internal_batch_size: int | None = None, return_convergence_delta: bool = False,
                        attribute_to_layer_input: bool = False, *, show_progress: bool = False) -> Any:
         call, base = _path_call(self, call, baselines, n_steps, method, attribute_to_layer_input)
-        at_inputs, at_baselines = zip(*values_at(call, [call.inputs, base]))
+        at_inputs, at_baselines = zip(*layer_values(call, [call.inputs, base]))
         counts = counts_of(at_inputs)
         start, end = flat(at_baselines), flat(at_inputs)
         integrated = integrate_path(replaced(call, counts, end), start, n_steps, method, internal_batch_size,

@@ -8,16 +8,17 @@ from typing import Any
 import torch
 
 from veracity._core.call import Call
+from veracity._core.engine import layer_values
 from veracity._core.validate import fail
 from veracity.attr._base import PerturbationAttribution
-from veracity.attr.layer.adapter import LayerAttribution, at_layers, counts_of, replaced, values_at
+from veracity.attr.layer.adapter import LayerAttribution, at_layers, counts_of, replaced
 from veracity.attr.perturbation.ablation import FeatureAblation
 from veracity.attr.perturbation.permutation import FeaturePermutation
 
 
 def _in_layer_space(call: Call, method_class: type, **kwargs: Any) -> Any:
     """Run ``method_class`` (an input-space method) on the layer's values; Captum's shapes out."""
-    values = values_at(call, [call.inputs])[0][0]
+    values = layer_values(call, [call.inputs])[0][0]
     result = method_class(call.forward_func).attribute_call(replaced(call, counts_of([values]), values), **kwargs)
     return call.finish_layers([result])
 

@@ -3,23 +3,15 @@ coalitions; the scores themselves come from :mod:`veracity._core.batch_scores`."
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 from torch import Tensor
 
 from veracity._core.call import Call
-from veracity._core.validate import check_optional_positive_int
 from veracity.attr.perturbation._groups import FeatureGroups
 
 BuildFn = Callable[[int, int], tuple[Tensor, ...]]
-
-
-def prepare_call(forward_func: Any, inputs: Any, target: Any, additional_forward_args: Any,
-                 perturbations_per_eval: Any) -> Call:
-    """Normalise the arguments every perturbation method takes; warn about training mode."""
-    check_optional_positive_int("perturbations_per_eval", perturbations_per_eval)
-    return Call.of(forward_func, inputs, target, additional_forward_args)
 
 
 def blend(x: Tensor, replacement: Tensor, keep: Tensor) -> Tensor:

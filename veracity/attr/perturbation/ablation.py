@@ -17,7 +17,7 @@ from veracity._core.batch_scores import scores
 from veracity._core.call import Call
 from veracity._core.validate import fail
 from veracity.attr._base import PerturbationAttribution
-from veracity.attr.perturbation._engine import blend, prepare_call, presence_builder
+from veracity.attr.perturbation._engine import blend, presence_builder
 from veracity.attr.perturbation._groups import prepare_feature_mask
 
 TensorOrTuple = Tensor | tuple[Tensor, ...]
@@ -61,7 +61,7 @@ class FeatureAblation(PerturbationAttribution):
                   perturbations_per_eval: int | None = None, show_progress: bool = False,
                   **kwargs: Any) -> TensorOrTuple:
         check_no_extra(kwargs)
-        call = prepare_call(self.forward_func, inputs, target, additional_forward_args, perturbations_per_eval)
+        call = Call.of(self.forward_func, inputs, target, additional_forward_args)
         return self.attribute_call(call, baselines, feature_mask, perturbations_per_eval, show_progress)
 
     def attribute_call(self, call: Call, baselines: Any = None, feature_mask: Any = None,
@@ -163,7 +163,7 @@ class Occlusion(FeatureAblation):
         perturbations_per_eval: int | None = None,
         show_progress: bool = False,
     ) -> TensorOrTuple:
-        call = prepare_call(self.forward_func, inputs, target, additional_forward_args, perturbations_per_eval)
+        call = Call.of(self.forward_func, inputs, target, additional_forward_args)
         return self.attribute_call(call, sliding_window_shapes, strides, baselines, perturbations_per_eval,
                                    show_progress)
 

@@ -20,7 +20,7 @@ from veracity._core.call import Call
 from veracity._core.inputs import as_tuple, format_like
 from veracity._core.validate import check_positive_int, fail
 from veracity.attr._base import PerturbationAttribution
-from veracity.attr.perturbation._engine import prepare_call, presence_builder
+from veracity.attr.perturbation._engine import presence_builder
 from veracity.attr.perturbation._groups import prepare_feature_mask
 from veracity.attr.perturbation.kernels import (
     BernoulliSampler,
@@ -214,7 +214,7 @@ class Lime(LimeBase):
         *,
         generator: torch.Generator | None = None,
     ) -> TensorOrTuple:
-        call = prepare_call(self.forward_func, inputs, target, additional_forward_args, perturbations_per_eval)
+        call = Call.of(self.forward_func, inputs, target, additional_forward_args)
         return self.attribute_call(call, baselines, feature_mask, n_samples, perturbations_per_eval,
                                    return_input_shape, show_progress, generator=generator)
 

@@ -11,7 +11,6 @@ from veracity._core.batch_scores import scores
 from veracity._core.call import Call
 from veracity._core.validate import fail
 from veracity.attr._base import PerturbationAttribution
-from veracity.attr.perturbation._engine import prepare_call
 from veracity.attr.perturbation._groups import prepare_feature_mask
 from veracity.attr.perturbation.ablation import check_no_extra
 
@@ -63,7 +62,7 @@ class FeaturePermutation(PerturbationAttribution):
                   feature_mask: Any = None, perturbations_per_eval: int | None = None, show_progress: bool = False, *,
                   generator: torch.Generator | None = None, **kwargs: Any) -> TensorOrTuple:
         check_no_extra(kwargs)
-        call = prepare_call(self.forward_func, inputs, target, additional_forward_args, perturbations_per_eval)
+        call = Call.of(self.forward_func, inputs, target, additional_forward_args)
         return self.attribute_call(call, feature_mask, perturbations_per_eval, show_progress, generator=generator)
 
     def attribute_call(self, call: Call, feature_mask: Any = None, perturbations_per_eval: int | None = None,

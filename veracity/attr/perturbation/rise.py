@@ -14,7 +14,7 @@ from veracity._core.batch_scores import scores
 from veracity._core.call import Call
 from veracity._core.validate import check_positive_int, fail
 from veracity.attr._base import PerturbationAttribution
-from veracity.attr.perturbation._engine import blend, prepare_call
+from veracity.attr.perturbation._engine import blend
 
 TensorOrTuple = Tensor | tuple[Tensor, ...]
 _MODES = {1: "linear", 2: "bilinear", 3: "trilinear"}
@@ -84,7 +84,7 @@ class RISE(PerturbationAttribution):
                   n_masks: int = 1000, mask_resolution: int | tuple[int, ...] = 7, p_keep: float = 0.5,
                   baselines: Any = None, perturbations_per_eval: int | None = None, show_progress: bool = False, *,
                   generator: torch.Generator | None = None) -> TensorOrTuple:
-        call = prepare_call(self.forward_func, inputs, target, additional_forward_args, perturbations_per_eval)
+        call = Call.of(self.forward_func, inputs, target, additional_forward_args)
         return self.attribute_call(call, n_masks, mask_resolution, p_keep, baselines, perturbations_per_eval,
                                    show_progress, generator=generator)
 

@@ -13,7 +13,7 @@ from veracity._core.batch_scores import scores
 from veracity._core.call import Call
 from veracity._core.validate import check_positive_int, fail
 from veracity.attr._base import PerturbationAttribution
-from veracity.attr.perturbation._engine import coalition_matrix, prepare_call, presence_builder
+from veracity.attr.perturbation._engine import coalition_matrix, presence_builder
 from veracity.attr.perturbation._groups import prepare_feature_mask
 from veracity.attr.perturbation.ablation import check_no_extra
 
@@ -54,7 +54,7 @@ class ShapleyValueSampling(PerturbationAttribution):
                   perturbations_per_eval: int | None = None, show_progress: bool = False, *,
                   generator: torch.Generator | None = None, **kwargs: Any) -> TensorOrTuple:
         check_no_extra(kwargs)
-        call = prepare_call(self.forward_func, inputs, target, additional_forward_args, perturbations_per_eval)
+        call = Call.of(self.forward_func, inputs, target, additional_forward_args)
         return self.attribute_call(call, baselines, feature_mask, n_samples, perturbations_per_eval, show_progress,
                                    generator=generator)
 
@@ -138,7 +138,7 @@ class ShapleyValues(ShapleyValueSampling):
         **kwargs: Any,
     ) -> TensorOrTuple:
         check_no_extra(kwargs)
-        call = prepare_call(self.forward_func, inputs, target, additional_forward_args, perturbations_per_eval)
+        call = Call.of(self.forward_func, inputs, target, additional_forward_args)
         return self.attribute_call(call, baselines, feature_mask, perturbations_per_eval, show_progress)
 
     def attribute_call(self, call: Call, baselines: Any = None,  # type: ignore[override]
