@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: demo test typecheck bench bench-anchors lint clean
+.PHONY: demo test typecheck reproduce bench bench-anchors lint clean
 
 $(VENV)/.torch:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,12 @@ test: $(VENV)/.dev
 	@$(MAKE) --no-print-directory typecheck; typecheck=$$?; \
 	$(PY) -m pytest -q -n 2 --dist loadfile; pytest=$$?; \
 	test $$typecheck -eq 0 -a $$pytest -eq 0
+
+# The seed papers' results: every script of reproductions/ (tables printed, figures and JSON in
+# out/reproductions), then the marked tests that assert each paper's direction on those numbers.
+reproduce: $(VENV)/.dev
+	$(PY) -m reproductions
+	$(PY) -m pytest -q -n 2 --dist loadfile -m reproduction tests/reproductions
 
 bench: $(VENV)/.bench
 	$(PY) benchmarks/run.py
