@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from veracity.data import Digits, DigitsCNN, load_digits, train_digits_cnn
+from veracity.data.digits import Digits, DigitsCNN, load_digits, train_digits_cnn
 
 OUT_ENV = "VERACITY_OUT"
 
