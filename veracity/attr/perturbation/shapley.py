@@ -58,6 +58,20 @@ class ShapleyValueSampling(PerturbationAttribution):
         return self.attribute_call(call, baselines, feature_mask, n_samples, perturbations_per_eval, show_progress,
                                    generator=generator)
 
+    def attribute_future(self, inputs: TensorOrTuple, baselines: Any = None, target: Any = None,
+                         additional_forward_args: Any = None, feature_mask: Any = None, n_samples: int = 25,
+                         perturbations_per_eval: int | None = None, show_progress: bool = False,
+                         **kwargs: Any) -> Any:
+        """``attribute`` for a ``forward_func`` that returns ``torch.futures.Future``; returns a
+        ``Future`` of the attributions. (On :class:`ShapleyValues`, exact, ``n_samples`` is
+        unused, as in Captum.)"""
+        if not isinstance(self, ShapleyValues):
+            kwargs["n_samples"] = n_samples
+        return self._future_of(inputs=inputs, baselines=baselines, target=target,
+                               additional_forward_args=additional_forward_args, feature_mask=feature_mask,
+                               perturbations_per_eval=perturbations_per_eval, show_progress=show_progress,
+                               **kwargs)
+
     def attribute_call(self, call: Call, baselines: Any = None, feature_mask: Any = None, n_samples: int = 25,
                        perturbations_per_eval: int | None = None, show_progress: bool = False, *,
                        generator: torch.Generator | None = None) -> TensorOrTuple:
