@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from typing import Any, Callable
 
@@ -9,6 +11,7 @@ from torch import Tensor
 
 from veracity._core.call import Call
 from veracity._core.engine import outputs_at
+from veracity._core.futures import completed_future, waiting_on_futures
 from veracity._core.inputs import as_tuple, sum_per_example
 from veracity._core.validate import fail
 
@@ -20,6 +23,15 @@ class Attribution:
     """
 
     _multiply_by_inputs: bool = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Each ``attribute`` / ``attribute_future`` gets a ``__wrapped__``, as Captum's
+        decorated methods have (user code reads their signatures through it)."""
+        super().__init_subclass__(**kwargs)
+        for name in ("attribute", "attribute_future"):
+            method = cls.__dict__.get(name)
+            if callable(method) and not hasattr(method, "__wrapped__"):
+                setattr(cls, name, _wrapped(method))
 
     def __init__(self, forward_func: Callable[..., Any]) -> None:
         if not callable(forward_func):
@@ -94,5 +106,26 @@ def convergence_delta(attributions: tuple[Tensor, ...], output_difference: Tenso
     return sum_per_example(attributions).to(output_difference.dtype) - output_difference
 
 
+def _wrapped(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def attribute(*args: Any, **kwargs: Any) -> Any:
+        return method(*args, **kwargs)
+
+    return attribute
+
+
 class PerturbationAttribution(Attribution):
-    """Base of perturbation methods (ablation, Shapley, LIME-style)."""
+    """Base of perturbation methods (ablation, Shapley, LIME-style).
+
+    ``multiplies_by_inputs`` is True, as in Captum: an ablation's effect is a global
+    attribution (the output change when the feature is removed), not a multiplier."""
+
+    _multiply_by_inputs = True
+
+    def _future_of(self, **arguments: Any) -> Any:
+        """``attribute(**arguments)`` for a ``forward_func`` that returns
+        ``torch.futures.Future``: each model call's future is waited on as the engine needs
+        its value, and the result comes back as a completed ``Future``."""
+        twin = copy.copy(self)
+        twin.forward_func = waiting_on_futures(self.forward_func)
+        return completed_future(twin.attribute(**arguments))

@@ -6,7 +6,7 @@ import warnings
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from veracity._core.call import Call
 from veracity.attr._base import GradientAttribution
@@ -29,6 +29,9 @@ class GuidedGradCam(LayerAttribution, GradientAttribution):
         >>> GuidedGradCam(model, model[0]).attribute(x, target=1).shape  # the map resized to the input
         torch.Size([2, 1, 10, 10])
     """
+
+    def __init__(self, model: nn.Module, layer: nn.Module, device_ids: list[int] | None = None) -> None:
+        super().__init__(model, layer, device_ids)
 
     def attribute(self, inputs: Any, target: Any = None, additional_forward_args: Any = None,
                   interpolate_mode: str = "nearest", attribute_to_layer_input: bool = False) -> Any:

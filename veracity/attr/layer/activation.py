@@ -40,6 +40,7 @@ class LayerActivation(LayerAttribution):
     """
 
     accepts_layer_list = True
+    _multiply_by_inputs = True  # Captum's value: activations are global, not multipliers
 
     def attribute(self, inputs: Any, additional_forward_args: Any = None,
                   attribute_to_layer_input: bool = False) -> Any:

@@ -66,3 +66,6 @@ class LayerGradientShap(LayerAttribution, GradientAttribution):
         attributions, delta = result if return_convergence_delta else (result, None)
         formatted = call.finish_layers(unflat(cast(tuple[Tensor, ...], attributions)[n_in:], counts))  # several inputs
         return (formatted, delta) if return_convergence_delta else formatted
+
+    def has_convergence_delta(self) -> bool:
+        return True

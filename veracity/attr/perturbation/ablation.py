@@ -64,6 +64,17 @@ class FeatureAblation(PerturbationAttribution):
         call = Call.of(self.forward_func, inputs, target, additional_forward_args)
         return self.attribute_call(call, baselines, feature_mask, perturbations_per_eval, show_progress)
 
+    def attribute_future(self, inputs: TensorOrTuple, baselines: Any = None, target: Any = None,
+                         additional_forward_args: Any = None, feature_mask: Any = None,
+                         perturbations_per_eval: int | None = None, show_progress: bool = False,
+                         **kwargs: Any) -> Any:
+        """``attribute`` for a ``forward_func`` that returns ``torch.futures.Future``; returns a
+        ``Future`` of the attributions (each model call's future is waited on in turn)."""
+        return self._future_of(inputs=inputs, baselines=baselines, target=target,
+                               additional_forward_args=additional_forward_args, feature_mask=feature_mask,
+                               perturbations_per_eval=perturbations_per_eval, show_progress=show_progress,
+                               **kwargs)
+
     def attribute_call(self, call: Call, baselines: Any = None, feature_mask: Any = None,
                        perturbations_per_eval: int | None = None, show_progress: bool = False) -> TensorOrTuple:
         base = call.baselines(baselines)
@@ -166,6 +177,9 @@ class Occlusion(FeatureAblation):
         call = Call.of(self.forward_func, inputs, target, additional_forward_args)
         return self.attribute_call(call, sliding_window_shapes, strides, baselines, perturbations_per_eval,
                                    show_progress)
+
+    def attribute_future(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("Occlusion does not support attribute_future (as in Captum)")
 
     def attribute_call(self, call: Call,  # type: ignore[override]
                        sliding_window_shapes: tuple[int, ...] | tuple[tuple[int, ...], ...],

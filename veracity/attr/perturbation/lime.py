@@ -100,6 +100,8 @@ class LimeBase(PerturbationAttribution):
         [[1.0, 2.0, 3.0]]
     """
 
+    _multiply_by_inputs = False  # as Captum: surrogate coefficients, not input-scaled effects
+
     def __init__(self, forward_func: Callable[..., Any], interpretable_model: Any, similarity_func: Callable[..., Any],
                  perturb_func: Callable[..., Any], perturb_interpretable_space: bool,
                  from_interp_rep_transform: Callable[..., Any] | None,

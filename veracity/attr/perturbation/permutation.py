@@ -65,6 +65,16 @@ class FeaturePermutation(PerturbationAttribution):
         call = Call.of(self.forward_func, inputs, target, additional_forward_args)
         return self.attribute_call(call, feature_mask, perturbations_per_eval, show_progress, generator=generator)
 
+    def attribute_future(self, inputs: TensorOrTuple, target: Any = None, additional_forward_args: Any = None,
+                         feature_mask: Any = None, perturbations_per_eval: int | None = None,
+                         show_progress: bool = False, *, generator: torch.Generator | None = None,
+                         **kwargs: Any) -> Any:
+        """``attribute`` for a ``forward_func`` that returns ``torch.futures.Future``; returns a
+        ``Future`` of the attributions."""
+        return self._future_of(inputs=inputs, target=target, additional_forward_args=additional_forward_args,
+                               feature_mask=feature_mask, perturbations_per_eval=perturbations_per_eval,
+                               show_progress=show_progress, generator=generator, **kwargs)
+
     def attribute_call(self, call: Call, feature_mask: Any = None, perturbations_per_eval: int | None = None,
                        show_progress: bool = False, *, generator: torch.Generator | None = None) -> TensorOrTuple:
         if call.batch < 2:
