@@ -159,6 +159,8 @@ class LayerConductance(LayerAttribution, GradientAttribution):
         (torch.Size([3, 8]), True)
     """
 
+    _multiply_by_inputs = True  # Captum's value: conductance includes the change of the layer's values
+
     def attribute(self, inputs: Any, baselines: Any = None, target: Any = None, additional_forward_args: Any = None,
                   n_steps: int = 50, method: str = "gausslegendre", internal_batch_size: int | None = None,
                   return_convergence_delta: bool = False, attribute_to_layer_input: bool = False,
