@@ -76,6 +76,7 @@ class Call:
     args: tuple[Any, ...] = ()
     sites: tuple[Site, ...] = ()
     was_list: bool = False
+    grad_kwargs: dict[str, Any] | None = None  # extra torch.autograd.grad arguments (Captum's grad_kwargs)
 
     @classmethod
     def of(cls, forward_func: Callable[..., Any], inputs: Any, target: Any = None,
@@ -89,6 +90,10 @@ class Call:
 
     def replace(self, **changes: Any) -> "Call":
         return dataclasses.replace(self, **changes)
+
+    def grad_options(self) -> dict[str, Any]:
+        """Keyword arguments of the engine's ``torch.autograd.grad`` calls for this call."""
+        return {"allow_unused": True, **(self.grad_kwargs or {})}
 
     def with_forward(self, forward_func: Callable[..., Any], inputs: Values | None = None,
                      args: tuple[Any, ...] | None = None) -> "Call":

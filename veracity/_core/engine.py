@@ -103,7 +103,7 @@ def gradient_points(
             if not explained.requires_grad:
                 fail("forward_func", "an output that depends on the inputs through autograd",
                      "an output with no gradient (is the model run under torch.no_grad()?)")
-            grads = torch.autograd.grad(explained.sum(), chunk, allow_unused=True)
+            grads = torch.autograd.grad(explained.sum(), chunk, **call.grad_options())
         grads = tuple(torch.zeros_like(t) if g is None else g for g, t in zip(grads, chunk))
         consume(start, stop, grads, _per_point(scalars.detach(), k, points))
 
@@ -183,7 +183,7 @@ def site_gradients(call: Call) -> tuple[list[Values], list[Values]]:
         if not scalars.requires_grad:
             fail("forward_func", "an output that depends on the layer through autograd",
                  "an output with no gradient (is the model run under torch.no_grad()?)")
-        found = iter(torch.autograd.grad(scalars.sum(), wanted, allow_unused=True))
+        found = iter(torch.autograd.grad(scalars.sum(), wanted, **call.grad_options()))
     grads = []
     for site_leaves in leaves:
         per_site = []

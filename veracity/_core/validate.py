@@ -54,8 +54,25 @@ def check_non_negative(name: str, value: Any) -> None:
             fail(name, "a non-negative number or a tuple of them", value)
 
 
-def check_grad_kwargs(grad_kwargs: Any) -> None:
-    """Captum's ``grad_kwargs`` (extra arguments of ``torch.autograd.grad``): refused, since the
-    engine takes every gradient itself, one call per chunk."""
-    if grad_kwargs:
-        fail("grad_kwargs", "None (gradients are taken by the engine, one call per chunk)", grad_kwargs)
+_GRAD_OPTIONS = ("retain_graph", "create_graph", "allow_unused", "materialize_grads")
+
+
+def check_grad_kwargs(grad_kwargs: Any) -> dict[str, Any] | None:
+    """Captum's ``grad_kwargs``: extra keyword arguments of ``torch.autograd.grad``, passed to
+    every gradient call the engine makes for this call (one per chunk). The engine chooses
+    what is differentiated and against what, so ``outputs``, ``inputs``, ``grad_outputs`` and
+    ``is_grads_batched`` are refused.
+
+    Example:
+        >>> check_grad_kwargs({"materialize_grads": True})
+        {'materialize_grads': True}
+    """
+    if grad_kwargs is None:
+        return None
+    if not isinstance(grad_kwargs, dict):
+        fail("grad_kwargs", "a dict of torch.autograd.grad keyword arguments or None", grad_kwargs, TypeError)
+    unknown = sorted(set(grad_kwargs) - set(_GRAD_OPTIONS))
+    if unknown:
+        fail("grad_kwargs", "keys among " + ", ".join(_GRAD_OPTIONS) + " (the engine sets outputs, inputs and "
+             "grad_outputs itself)", ", ".join(map(str, unknown)))
+    return dict(grad_kwargs) or None

@@ -89,8 +89,8 @@ class GradientCam(LayerAttribution, GradientAttribution):
                   attribute_to_layer_input: bool = False, relu_attributions: bool = False,
                   attr_dim_summation: bool = True, grad_kwargs: Any = None, *,
                   upsample_to_input: bool = False, interpolate_mode: str | None = None) -> Tensor:
-        check_grad_kwargs(grad_kwargs)
-        call = Call.of(self.forward_func, inputs, target, additional_forward_args)
+        options = check_grad_kwargs(grad_kwargs)
+        call = Call.of(self.forward_func, inputs, target, additional_forward_args).replace(grad_kwargs=options)
         return self.attribute_call(call, attribute_to_layer_input, relu_attributions, attr_dim_summation,
                                    upsample_to_input=upsample_to_input, interpolate_mode=interpolate_mode)
 

@@ -76,9 +76,9 @@ class LayerGradientXActivation(LayerAttribution, GradientAttribution):
 
     def attribute(self, inputs: Any, target: Any = None, additional_forward_args: Any = None,
                   attribute_to_layer_input: bool = False, grad_kwargs: Any = None) -> Any:
-        check_grad_kwargs(grad_kwargs)
-        return self.attribute_call(Call.of(self.forward_func, inputs, target, additional_forward_args),
-                                   attribute_to_layer_input)
+        options = check_grad_kwargs(grad_kwargs)
+        call = Call.of(self.forward_func, inputs, target, additional_forward_args).replace(grad_kwargs=options)
+        return self.attribute_call(call, attribute_to_layer_input)
 
     def attribute_call(self, call: Call, attribute_to_layer_input: bool = False) -> Any:
         call = at_layers(self, call, attribute_to_layer_input)

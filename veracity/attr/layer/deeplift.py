@@ -83,8 +83,9 @@ class LayerDeepLift(LayerAttribution, GradientAttribution):
     def attribute(self, inputs: Any, baselines: Any = None, target: Any = None, additional_forward_args: Any = None,
                   return_convergence_delta: bool = False, attribute_to_layer_input: bool = False,
                   custom_attribution_func: Callable[..., Any] | None = None, grad_kwargs: Any = None) -> Any:
-        check_grad_kwargs(grad_kwargs)
-        call = Call.of(self.forward_func, inputs, target, additional_forward_args, need_float=True)
+        options = check_grad_kwargs(grad_kwargs)
+        call = Call.of(self.forward_func, inputs, target, additional_forward_args, need_float=True).replace(
+            grad_kwargs=options)
         return self.attribute_call(call, baselines, return_convergence_delta, attribute_to_layer_input,
                                    custom_attribution_func)
 

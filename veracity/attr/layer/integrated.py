@@ -84,8 +84,9 @@ class LayerIntegratedGradients(LayerAttribution, GradientAttribution):
                   n_steps: int = 50, method: str = "gausslegendre", internal_batch_size: int | None = None,
                   return_convergence_delta: bool = False, attribute_to_layer_input: bool = False,
                   grad_kwargs: Any = None, *, show_progress: bool = False) -> Any:
-        check_grad_kwargs(grad_kwargs)
-        return self.attribute_call(Call.of(self.forward_func, inputs, target, additional_forward_args), baselines,
+        options = check_grad_kwargs(grad_kwargs)
+        call = Call.of(self.forward_func, inputs, target, additional_forward_args).replace(grad_kwargs=options)
+        return self.attribute_call(call, baselines,
                                    n_steps, method, internal_batch_size, return_convergence_delta,
                                    attribute_to_layer_input, show_progress=show_progress)
 
@@ -124,8 +125,9 @@ class InternalInfluence(LayerAttribution, GradientAttribution):
                   n_steps: int = 50, method: str = "gausslegendre", internal_batch_size: int | None = None,
                   attribute_to_layer_input: bool = False, grad_kwargs: Any = None, *,
                   show_progress: bool = False) -> Any:
-        check_grad_kwargs(grad_kwargs)
-        call = Call.of(self.forward_func, inputs, target, additional_forward_args, need_float=True)
+        options = check_grad_kwargs(grad_kwargs)
+        call = Call.of(self.forward_func, inputs, target, additional_forward_args, need_float=True).replace(
+            grad_kwargs=options)
         return self.attribute_call(call, baselines, n_steps, method, internal_batch_size, attribute_to_layer_input,
                                    show_progress=show_progress)
 
@@ -165,8 +167,9 @@ class LayerConductance(LayerAttribution, GradientAttribution):
                   n_steps: int = 50, method: str = "gausslegendre", internal_batch_size: int | None = None,
                   return_convergence_delta: bool = False, attribute_to_layer_input: bool = False,
                   grad_kwargs: Any = None, *, show_progress: bool = False) -> Any:
-        check_grad_kwargs(grad_kwargs)
-        call = Call.of(self.forward_func, inputs, target, additional_forward_args, need_float=True)
+        options = check_grad_kwargs(grad_kwargs)
+        call = Call.of(self.forward_func, inputs, target, additional_forward_args, need_float=True).replace(
+            grad_kwargs=options)
         return self.attribute_call(call, baselines, n_steps, method, internal_batch_size, return_convergence_delta,
                                    attribute_to_layer_input, show_progress=show_progress)
 

@@ -98,8 +98,9 @@ class NeuronConductance(_Multiplying):
                   additional_forward_args: Any = None, n_steps: int = 50, method: str = "riemann_trapezoid",
                   internal_batch_size: int | None = None, attribute_to_neuron_input: bool = False,
                   grad_kwargs: Any = None, *, show_progress: bool = False) -> Any:
-        check_grad_kwargs(grad_kwargs)
-        return self.attribute_call(self._call(inputs, additional_forward_args, target), neuron_selector, baselines,
+        options = check_grad_kwargs(grad_kwargs)
+        call = self._call(inputs, additional_forward_args, target).replace(grad_kwargs=options)
+        return self.attribute_call(call, neuron_selector, baselines,
                                    n_steps, method, internal_batch_size, attribute_to_neuron_input,
                                    show_progress=show_progress)
 
