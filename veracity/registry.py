@@ -186,6 +186,9 @@ NON_METHODS: dict[str, str] = {
     **{name: _EMBEDDING for name in ("InterpretableEmbeddingBase", "ModelInputWrapper",
                                      "TokenReferenceBase", "configure_interpretable_embedding_layer",
                                      "remove_interpretable_embedding_layer")},
+    **{name: "streaming statistics of attributions (veracity.attr.summary), not a method"
+       for name in ("ClassSummarizer", "CommonStats", "Count", "MSE", "Max", "Mean", "Min", "StatValue",
+                    "StdDev", "Sum", "Summarizer", "SummarizerSingleTensor", "Var")},
 }
 
 
