@@ -199,8 +199,8 @@ class _Fold(Stat):
     """A running reduction with a binary element-wise function (min, max, add)."""
 
     _param = ""
-    _default: Callable[[Tensor, Tensor], Tensor]
-    _reduce: Callable[[Tensor], Tensor]
+    _default: Any  # the element-wise function (torch.min, ...)
+    _reduce: Any  # the same reduction over a batch at once (when the default function is used)
 
     def __init__(self, name: str | None = None, fn: Callable[[Tensor, Tensor], Tensor] | None = None) -> None:
         self.fn = fn if fn is not None else type(self)._default

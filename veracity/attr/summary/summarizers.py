@@ -158,7 +158,7 @@ class ClassSummarizer(Summarizer):
         super().__init__(stats)
         self._classes: dict[Any, Summarizer] = {}
 
-    def update(self, x: Any, labels: Any = None) -> None:  # type: ignore[override]
+    def update(self, x: Any, labels: Any = None) -> None:
         if labels is None:
             super().update(x)
             return
