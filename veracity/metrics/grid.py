@@ -124,7 +124,7 @@ def _scores_of(result: Any, metric: Metric, batch: int) -> tuple[Tensor, Any]:
 
 def evaluate(model: Any, inputs: Tensor, targets: Any, methods: dict[str, Any], metrics: list[Any],
              *, masks: Tensor | None = None, n_bootstrap: int = 1000, confidence: float = 0.95,
-             seed: int = 0, show_progress: bool = False) -> EvaluationTable:
+             seed: int = 0, show_progress: bool | None = None) -> EvaluationTable:
     """Run every metric on every method; one bootstrap confidence interval per cell.
 
     ``methods`` maps a name to an ``Attribution`` instance or class, or a function
@@ -133,6 +133,13 @@ def evaluate(model: Any, inputs: Tensor, targets: Any, methods: dict[str, Any], 
     ``(name, kwargs)`` pairs, :class:`Metric` objects or functions ``f(context) -> scores``.
     ``masks`` are ground-truth masks for localisation metrics. Each cell holds the mean over
     examples and a percentile bootstrap interval (``n_bootstrap`` resamples, seeded).
+
+    Progress: ``show_progress=None`` (default) shows a bar, to stderr, once the grid has run
+    for more than 2 seconds, naming the (method, metric) cell being computed; True shows it
+    at once, False never. A metric's method arguments can differ from the method's own: give
+    ``("max_sensitivity", {"n_samples": 5, "method_kwargs": {"n_steps": 16}})`` and that metric
+    calls the method with ``n_steps=16`` (for Attribution classes and instances, and for
+    ``explain(model, inputs, target, **kwargs)`` functions), its attributions included.
 
     Example:
         >>> import torch
@@ -158,14 +165,25 @@ def evaluate(model: Any, inputs: Tensor, targets: Any, methods: dict[str, Any], 
     cells: dict[tuple[str, str], Cell] = {}
     jobs = [(method, metric) for method in explainers for metric in metric_list]
     progress = None
-    if show_progress:
+    if show_progress is None or show_progress:
         from tqdm.auto import tqdm
-        progress = tqdm(total=len(jobs), desc="evaluate", leave=False)
+        progress = tqdm(total=len(jobs), desc="evaluate", leave=False, delay=0 if show_progress else 2.0)
     for method_name, explain in explainers.items():
         attributions = explain_checked(explain, model, inputs, targets)
         context = Context(model, inputs, targets, attributions, explain, masks)
         for metric in metric_list:
-            result = metric.compute(context, **metric.kwargs)
+            if progress is not None:
+                progress.set_postfix_str(f"{method_name}: {metric.name}", refresh=False)
+            kwargs = dict(metric.kwargs)
+            method_kwargs = kwargs.pop("method_kwargs", None)
+            metric_context = context
+            if method_kwargs:
+                if not isinstance(method_kwargs, dict):
+                    fail("metrics", f"metric {metric.name!r}: method_kwargs as a dict", method_kwargs, TypeError)
+                own = as_explain_func(methods[method_name], f"methods[{method_name!r}]", **method_kwargs)
+                metric_context = Context(model, inputs, targets, explain_checked(own, model, inputs, targets),
+                                         own, masks)
+            result = metric.compute(metric_context, **kwargs)
             scores, curve = _scores_of(result, metric, inputs.shape[0])
             mean, low, high, count = bootstrap_interval(scores, n_bootstrap, confidence, seed)
             cells[method_name, metric.name] = Cell(mean, low, high, count, scores, curve)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -13,6 +14,9 @@ from veracity.viz._arrays import METHODS, SIGNS, check_outlier_perc, choice
 from veracity.viz.image import _prepared, draw
 
 __all__ = ["attribution_grid"]
+
+COLORBAR_LABELS = {"all": "signed attribution / scale", "absolute_value": "|attribution| / scale",
+                   "positive": "positive part / scale", "negative": "|negative part| / scale"}
 
 
 def _checked_images(images: Any) -> Tensor:
@@ -31,7 +35,7 @@ def _auto_sign(attr: Tensor) -> str:
 def attribution_grid(
     images: Tensor,
     attributions: Mapping[str, Tensor],
-    path: str | Path,
+    path: str | Path | Any,
     titles: Sequence[str] | None = None,
     *,
     signs: str | Mapping[str, str] | None = None,
@@ -39,6 +43,8 @@ def attribution_grid(
     outlier_perc: float = 2,
     cell_size: float = 1.6,
     dpi: int = 120,
+    colorbar: bool = True,
+    caption: str | None = None,
 ) -> Path:
     """Write a PNG grid (rows: examples; columns: the input, then one per method); return its path.
 
@@ -47,8 +53,11 @@ def attribution_grid(
     Each panel is scaled on its own as in :func:`visualize_image_attr`; ``signs`` is one sign
     for every method, a dict per method, or None: 'absolute_value' for attributions that are
     never negative and 'all' (red negative, green positive) otherwise. ``method`` is the
-    drawing method of the attribution panels. Parent folders are created. Uses a free-standing
-    figure, so no pyplot state is touched.
+    drawing method of the attribution panels. ``colorbar`` adds a labelled colorbar under each
+    method's column (values are the attribution divided by the panel's scale; signed maps on a
+    diverging map centred at 0). ``caption`` replaces the default caption, which is wrapped to
+    the figure's width. Parent folders are created. ``path`` may also be a binary file object.
+    Uses a free-standing figure, so no pyplot state is touched.
 
     Example:
         >>> import tempfile, torch
@@ -86,18 +95,32 @@ def attribution_grid(
               + [_prepared(attr[row], images[row], method, sign, outlier_perc, label)
                  for label, attr, sign in columns] for row in range(n)]
     fig = _mpl.new_figure((cell_size * (len(columns) + 1), cell_size * n + 0.4), use_pyplot=False)
+    fig.set_layout_engine("constrained")
     axes = fig.subplots(n, len(columns) + 1, squeeze=False)
+    mappables: list[Any] = [None] * (len(columns) + 1)
     for row in range(n):
         for col, (attr_hwc, image, panel_method, sign) in enumerate(panels[row]):
-            draw(axes[row, col], attr_hwc, image, panel_method, sign, outlier_perc)
+            mappables[col] = draw(axes[row, col], attr_hwc, image, panel_method, sign, outlier_perc) or mappables[col]
         if titles is not None:
             axes[row, 0].set_ylabel(titles[row], fontsize=9)
     for col, heading in enumerate(["input"] + [f"{name}\n({sign})" for name, _, sign in columns]):
         axes[0, col].set_title(heading, fontsize=9)
-    fig.text(0.5, 0.005, f"each panel scaled on its own (the top {outlier_perc:g}% of its "
-             "attribution mass saturates); 'all': red negative, white zero, green positive",
-             ha="center", va="bottom", fontsize=7)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    if colorbar:
+        for col, (_, _, sign) in enumerate(columns, start=1):
+            if mappables[col] is not None:
+                bar = fig.colorbar(mappables[col], ax=list(axes[:, col]), orientation="horizontal",
+                                   fraction=0.5 / max(n, 1), aspect=12, pad=0.01)
+                bar.set_label(COLORBAR_LABELS[sign], fontsize=6)
+                bar.ax.tick_params(labelsize=6)
+    if caption is None:
+        caption = (f"Each panel is scaled on its own: value / (magnitude holding {100 - outlier_perc:g}% of "
+                   "its attribution mass), so the top values saturate. 'all': red negative, white 0, "
+                   "green positive.")
+    width_chars = max(20, int(cell_size * (len(columns) + 1) * 72 / (7 * 0.55)))
+    fig.supxlabel(textwrap.fill(caption, width_chars), fontsize=7 if n * cell_size > 2 else 6)
+    if hasattr(path, "write"):
+        fig.savefig(path, format="png", dpi=dpi)
+        return path  # type: ignore[return-value]  # a file object: returned as given
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png", dpi=dpi)
