@@ -30,7 +30,7 @@ from typing import Any, Callable
 from veracity import attr as _attr
 from veracity import metrics as _metrics
 
-FAMILIES = ("gradient", "perturbation", "layer", "neuron", "cam")
+FAMILIES = ("gradient", "perturbation", "layer", "neuron", "cam", "lrp")
 SCOPES = ("input", "layer", "neuron")
 BASELINE_KINDS = ("none", "single", "distribution")
 CHUNK_ARGS = ("internal_batch_size", "perturbations_per_eval", "nt_samples_batch_size")
@@ -170,11 +170,14 @@ _METHODS = [
     _method("LayerScoreCam", "cam", "layer", **_ABLATION),
     _method("LayerAblationCam", "cam", "layer", chunk_arg=_PPE),
     _method("GuidedGradCam", "cam", "input"),
+    _method("LRP", "lrp", closed_form="W*x", **_EXACT),
+    _method("LayerLRP", "lrp", "layer"),
 ]
 
 _BASES = "base class of the attribution classes"
 _LIME = "building block of Lime / KernelShap (samplers, kernels, surrogate models)"
 _EMBEDDING = "interpretable-embedding helper for text models (Captum's names)"
+_LRP_RULE = "LRP rule class (Captum's name), set as module.rule or used in a composite"
 NON_METHODS: dict[str, str] = {
     **{name: _BASES for name in ("Attribution", "GradientAttribution", "PerturbationAttribution",
                                  "LayerAttribution", "NeuronAttribution")},
@@ -183,12 +186,15 @@ NON_METHODS: dict[str, str] = {
     **{name: _LIME for name in ("BernoulliSampler", "ExpKernelSimilarity", "KernelShapSampler",
                                 "ShapleyKernelWeight", "TorchLasso", "TorchLinearRegression",
                                 "TorchRidge", "fit_surrogates", "get_exp_kernel_similarity_function")},
+    **{name: _LRP_RULE for name in ("PropagationRule", "EpsilonRule", "GammaRule", "Alpha1_Beta0_Rule",
+                                    "IdentityRule")},
     **{name: _EMBEDDING for name in ("InterpretableEmbeddingBase", "ModelInputWrapper",
                                      "TokenReferenceBase", "configure_interpretable_embedding_layer",
                                      "remove_interpretable_embedding_layer")},
     **{name: "streaming statistics of attributions (veracity.attr.summary), not a method"
        for name in ("ClassSummarizer", "CommonStats", "Count", "MSE", "Max", "Mean", "Min", "StatValue",
                     "StdDev", "Sum", "Summarizer", "SummarizerSingleTensor", "Var")},
+    "visualization": "module of figures (Captum's captum.attr.visualization), not a method",
 }
 
 

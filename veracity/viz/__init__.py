@@ -6,6 +6,9 @@ of veracity does not need matplotlib: install it with ``pip install 'veracity[pl
 """
 
 from veracity.viz.grid import attribution_grid
+from veracity.viz.masks import draw_mask_border, draw_mask_legend
+from veracity.viz.text import VisualizationDataRecord, format_word_importances, visualize_text
+from veracity.viz.timeseries import TimeseriesVisualizationMethod, visualize_timeseries_attr
 from veracity.viz.image import (
     ImageVisualizationMethod,
     VisualizeSign,
@@ -13,5 +16,6 @@ from veracity.viz.image import (
     visualize_image_attr_multiple,
 )
 
-__all__ = ["ImageVisualizationMethod", "VisualizeSign", "attribution_grid", "visualize_image_attr",
-           "visualize_image_attr_multiple"]
+__all__ = ["ImageVisualizationMethod", "TimeseriesVisualizationMethod", "VisualizationDataRecord", "VisualizeSign",
+           "attribution_grid", "draw_mask_border", "draw_mask_legend", "format_word_importances",
+           "visualize_image_attr", "visualize_image_attr_multiple", "visualize_text", "visualize_timeseries_attr"]
