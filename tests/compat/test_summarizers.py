@@ -45,8 +45,9 @@ def _check(summary: dict, data: torch.Tensor, tol: float = 1e-6) -> None:
 
 
 def test_hundred_uneven_batches_equal_the_concatenated_statistics() -> None:
-    """100 batches of 1..40 rows (mean 1e7, spread 1: a sum of squares would lose the variance): per class and overall, every statistic
-    equals the one of the concatenated data to 1e-6 (float64; Welford/Chan merging)."""
+    """100 batches of 1..40 rows (mean 1e7, spread 1: a sum of squares would lose the
+    variance): per class and overall, every statistic equals the one of the concatenated
+    data to 1e-6 (float64; Welford/Chan merging)."""
     g = torch.Generator().manual_seed(0)
     sizes = torch.randint(1, 41, (100,), generator=g).tolist()
     batches = [1e7 + torch.randn(k, 3, 2, generator=g, dtype=torch.float64) for k in sizes]

@@ -8,6 +8,7 @@ escaped; the table's layout and colours follow Captum's.
 from __future__ import annotations
 
 import html
+import importlib
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -138,10 +139,9 @@ def visualize_text(datarecords: Iterable[VisualizationDataRecord], legend: bool 
     rows.append("</table>")
     markup = "".join(rows)
     try:
-        from IPython.display import HTML as IPythonHTML
-        from IPython.display import display
+        display = importlib.import_module("IPython.display")
     except ImportError:
         return HTML(markup)
-    page = IPythonHTML(markup)
-    display(page)
+    page = display.HTML(markup)
+    display.display(page)
     return page

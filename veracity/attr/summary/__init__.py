@@ -7,7 +7,6 @@ from veracity.attr.summary.stats import (
     Max,
     Mean,
     Min,
-    Stat,
     StatValue,
     StdDev,
     Sum,
