@@ -80,6 +80,10 @@ class LayerGradientXActivation(LayerAttribution, GradientAttribution):
         call = Call.of(self.forward_func, inputs, target, additional_forward_args).replace(grad_kwargs=options)
         return self.attribute_call(call, attribute_to_layer_input)
 
+    def multiply_gradient_acts(self, gradients: tuple[Tensor, ...], evals: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        """Gradient times activation per tensor (Captum's helper of the same name)."""
+        return tuple(g * e for g, e in zip(gradients, evals))
+
     def attribute_call(self, call: Call, attribute_to_layer_input: bool = False) -> Any:
         call = at_layers(self, call, attribute_to_layer_input)
         grads, values = layer_gradients(call)
