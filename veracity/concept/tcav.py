@@ -185,26 +185,29 @@ class TCAV(ConceptInterpreter):
         sets = check_sets(experimental_sets)
         self.compute_cavs(sets, processes=processes)
         sensitivities = self.layer_sensitivities(inputs, target, additional_forward_args, **kwargs)
-        scores: Scores = {}
-        for concepts in sets:
-            key = sets_key(concepts)
-            for layer in self.layers:
-                scores.setdefault(key, {})[layer] = self._set_scores(self.cavs[key][layer], concepts,
-                                                                      sensitivities[layer])
+        scores: Scores = {key: {} for key in (sets_key(c) for c in sets)}
+        for layer in self.layers:
+            cavs = [self.cavs[sets_key(concepts)][layer] for concepts in sets]
+            # every set's CAV rows in one product per layer
+            values = self.sensitivities(cavs, sensitivities[layer])
+            start = 0
+            for concepts, cav in zip(sets, cavs):
+                classes = list((cav.stats or {})["classes"])
+                part = values[:, start:start + len(classes)]
+                start += len(classes)
+                order = torch.tensor([classes.index(c.id) for c in concepts], device=part.device)
+                scores[sets_key(concepts)][layer] = {"sign_count": (part > 0).float().mean(0).index_select(0, order),
+                                                     "magnitude": part.mean(0).index_select(0, order)}
         return scores
 
-    def sensitivities(self, cav: CAV, sensitivity: Tensor) -> Tensor:
-        """``(examples, concepts)`` directional derivatives along each CAV row (float32, as Captum)."""
-        stats = cav.stats or {}
-        weights = torch.as_tensor(stats["weights"]).float().to(sensitivity.device)
-        if weights.shape[1] != sensitivity.shape[1]:
-            fail("save_path", f"CAVs with {sensitivity.shape[1]} features at layer {cav.layer!r}",
-                 f"CAVs with {weights.shape[1]} (trained on another layer shape; pass force_train=True)")
-        return sensitivity.float() @ weights.T
-
-    def _set_scores(self, cav: CAV, concepts: list[Concept], sensitivity: Tensor) -> dict[str, Tensor]:
-        values = self.sensitivities(cav, sensitivity)
-        classes = list((cav.stats or {})["classes"])
-        order = torch.tensor([classes.index(c.id) for c in concepts], device=values.device)
-        return {"sign_count": (values > 0).float().mean(0).index_select(0, order),
-                "magnitude": values.mean(0).index_select(0, order)}
+    def sensitivities(self, cavs: list[CAV], sensitivity: Tensor) -> Tensor:
+        """``(examples, rows)`` directional derivatives along every row of the ``cavs`` of one
+        layer, side by side (float32, as Captum)."""
+        rows = []
+        for cav in cavs:
+            weights = torch.as_tensor((cav.stats or {})["weights"]).float().to(sensitivity.device)
+            if weights.dim() != 2 or weights.shape[1] != sensitivity.shape[1]:
+                fail("save_path", f"CAVs with {sensitivity.shape[1]} features at layer {cav.layer!r}",
+                     f"CAVs of shape {tuple(weights.shape)} (trained on another layer shape; pass force_train=True)")
+            rows.append(weights)
+        return sensitivity.float() @ torch.cat(rows).T
