@@ -195,6 +195,9 @@ NON_METHODS: dict[str, str] = {
        for name in ("ClassSummarizer", "CommonStats", "Count", "MSE", "Max", "Mean", "Min", "StatValue",
                     "StdDev", "Sum", "Summarizer", "SummarizerSingleTensor", "Var")},
     "visualization": "module of figures (Captum's captum.attr.visualization), not a method",
+    "DataLoaderAttribution": "wraps FeatureAblation to attribute a metric over a DataLoader: its attribute "
+                             "takes a DataLoader, not inputs (tests/compat/test_dataloader_attribution.py)",
+    "ProductBaselines": "a baseline sampler (Cartesian product of per-feature options), not a method",
 }
 
 

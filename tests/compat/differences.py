@@ -13,6 +13,9 @@ DEFAULTS: dict[tuple[str, str, str], str] = {
         "None: the engine picks the number of perturbed copies per model call from the memory "
         "budget (Captum: 1, one copy per call); any int given is honoured",
     ("*", "attribute_future", "perturbations_per_eval"): "as attribute",
+    ("DataLoaderAttribution", "attribute", "perturbations_per_pass"):
+        "None: every perturbation in one traversal of the DataLoader (Captum: 1, one traversal per "
+        "feature); within a batch the engine stacks them in chunks",
     ("FeaturePermutation", "__init__", "perm_func"):
         "None stands for the default permutation (a random permutation across the batch, drawn "
         "from `generator`), so the permutation is reproducible under a seed",

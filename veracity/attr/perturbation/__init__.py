@@ -6,6 +6,8 @@ unless ``perturbations_per_eval`` is given.
 """
 
 from veracity.attr.perturbation.ablation import FeatureAblation, Occlusion
+from veracity.attr.perturbation.baselines import ProductBaselines
+from veracity.attr.perturbation.dataloader import DataLoaderAttribution
 from veracity.attr.perturbation.kernels import (
     BernoulliSampler,
     ExpKernelSimilarity,
@@ -21,6 +23,7 @@ from veracity.attr.perturbation.solvers import TorchLasso, TorchLinearRegression
 
 __all__ = [
     "BernoulliSampler",
+    "DataLoaderAttribution",
     "ExpKernelSimilarity",
     "FeatureAblation",
     "FeaturePermutation",
@@ -29,6 +32,7 @@ __all__ = [
     "Lime",
     "LimeBase",
     "Occlusion",
+    "ProductBaselines",
     "RISE",
     "ShapleyKernelWeight",
     "ShapleyValueSampling",
