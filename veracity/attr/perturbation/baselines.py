@@ -29,6 +29,7 @@ class ProductBaselines:
 
     def __init__(self, baseline_values: list[list[Any]] | dict[str | tuple[str, ...], list[Any]], *,
                  seed: int | None = None) -> None:
+        items: list[tuple[Any, Any]]
         if isinstance(baseline_values, dict):
             items = list(baseline_values.items())
         elif isinstance(baseline_values, list):
