@@ -82,6 +82,13 @@ FIXTURES: dict[str, list[Spec]] = {
     "DeepLiftShap": [Spec("DeepLiftShap", "DeepLiftShap", kwargs=lambda x: {"baselines": _background(x)})],
     "SplitIntegratedGradients": [
         Spec("SplitIntegratedGradients", "SplitIntegratedGradients", kwargs=lambda x: {"n_steps": 30})],
+    "GuidedIntegratedGradients": [Spec("GuidedIntegratedGradients", "GuidedIntegratedGradients",
+                                       kwargs=lambda x: {"n_steps": 400, "baselines": 0.1 * torch.ones_like(x)})],
+    "BlurIntegratedGradients": [
+        Spec("BlurIntegratedGradients", "BlurIntegratedGradients", kwargs=lambda x: {"n_steps": 32, "max_sigma": 3.0})],
+    "GeometricallyGuidedIntegratedGradients": [Spec("GeometricallyGuidedIntegratedGradients",
+                                                    "GeometricallyGuidedIntegratedGradients",
+                                                    kwargs=lambda x: {"n_steps": 16, "baselines": 0.1 * torch.ones_like(x)})],
     "FeatureAblation": [
         Spec("FeatureAblation", "FeatureAblation"),
         Spec("FeatureAblation-groups", "FeatureAblation",
@@ -107,5 +114,5 @@ def _specs(family: str) -> list[Spec]:
 
 
 SPECS = _specs("gradient")
-ALL_SPECS = SPECS + _specs("perturbation")
+ALL_SPECS = SPECS + _specs("perturbation") + _specs("lrp")
 BY_NAME = {s.name: s for s in ALL_SPECS}

@@ -89,7 +89,8 @@ def forward_with(module: nn.Module, inputs: tuple[Any, ...], **parameters: Tenso
 
 def stabilize(z: Tensor, epsilon: float) -> Tensor:
     """``z + epsilon * sign(z)`` with sign(0) = 1: a denominator that is never zero."""
-    return z + epsilon * torch.where(z >= 0, 1.0, -1.0).to(z.dtype)
+    one = torch.ones((), dtype=z.dtype, device=z.device)
+    return z + epsilon * torch.where(z >= 0, one, -one)  # in z's dtype: epsilon is not rounded to float32
 
 
 @dataclass(frozen=True)
@@ -239,7 +240,7 @@ class ModuleRules:
         self._hooks = HookSet().__enter__()
         try:
             for name, (module, rule) in chosen.items():
-                self._hooks.add(module.register_forward_pre_hook(self._pre_hook))
+                self._hooks.add(module.register_forward_pre_hook(self._make_pre_hook(rule)))
                 self._hooks.add(module.register_forward_hook(self._make_post_hook(name, rule)))
         except BaseException:
             self.__exit__()
@@ -252,23 +253,36 @@ class ModuleRules:
         if hooks is not None:
             hooks.__exit__(*exc)
 
-    def _pre_hook(self, module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
-        stack = self._calls.setdefault(id(module), [])
-        if self._suspended or not torch.is_grad_enabled():
-            stack.append(None)
-            return None
-        versions = [a._version for a in args if isinstance(a, Tensor)]
-        stack.append((args, versions))
-        # detached: the module records no graph of its own; a copy if it works in place
-        copy = bool(getattr(module, "inplace", False))
-        return tuple((a.detach().clone() if copy else a.detach()) if isinstance(a, Tensor) else a for a in args)
+    def _make_pre_hook(self, rule: Rule) -> Callable[[nn.Module, tuple[Any, ...]], tuple[Any, ...] | None]:
+        # A rule with ``uses_forward_graph`` gets the module's own forward graph, recorded from
+        # fresh leaves, so that its backward needs no second forward of the module.
+        own_graph = bool(getattr(rule, "uses_forward_graph", False))
+
+        def pre_hook(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+            stack = self._calls.setdefault(id(module), [])
+            if self._suspended or not torch.is_grad_enabled():
+                stack.append(None)
+                return None
+            versions = [a._version for a in args if isinstance(a, Tensor)]
+            # detached: the module records no graph of its own; a copy if it works in place
+            copy = bool(getattr(module, "inplace", False))
+            if own_graph:
+                leaves = tuple(a.detach().requires_grad_(a.is_floating_point()) for a in args if isinstance(a, Tensor))
+                stack.append((args, versions, leaves))
+                given = iter(leaves)
+                return tuple((next(given).clone() if copy else next(given)) if isinstance(a, Tensor) else a
+                             for a in args)
+            stack.append((args, versions, None))
+            return tuple((a.detach().clone() if copy else a.detach()) if isinstance(a, Tensor) else a for a in args)
+
+        return pre_hook
 
     def _make_post_hook(self, name: str, rule: Rule) -> Callable[[nn.Module, tuple, Any], Any]:
         def post_hook(module: nn.Module, _: tuple, output: Any) -> Any:
             entry = self._calls[id(module)].pop()
             if entry is None:
                 return None
-            args, versions = entry
+            args, versions, leaves = entry
             tensors = tuple(a for a in args if isinstance(a, Tensor))
             if [t._version for t in tensors] != versions:
                 fail("assignments", "ruled modules that do not modify their inputs in place",
@@ -276,15 +290,20 @@ class ModuleRules:
             if not isinstance(output, Tensor):
                 fail("assignments", "ruled modules returning one tensor",
                      f"{_describe(name, module)} returning {type(output).__name__}", TypeError)
-            return _RuleCall.apply(self._make_backward(name, module, rule), output.detach(), *tensors)
+            graph = None if leaves is None else (leaves, output)
+            return _RuleCall.apply(self._make_backward(name, module, rule, graph), output.detach(), *tensors)
 
         return post_hook
 
-    def _make_backward(self, name: str, module: nn.Module, rule: Rule) -> Callable[..., Grads]:
+    def _make_backward(self, name: str, module: nn.Module, rule: Rule,
+                       graph: tuple[tuple[Tensor, ...], Tensor] | None = None) -> Callable[..., Grads]:
         def backward(inputs: tuple[Tensor, ...], output: Tensor, grad_output: Tensor) -> Grads:
             self._suspended += 1  # a rule may call the module: no rule inside a rule
             try:
-                result = rule.backward(module, inputs, output, grad_output)
+                if graph is None:
+                    result = rule.backward(module, inputs, output, grad_output)
+                else:  # leaves and the module's output recorded from them
+                    result = rule.backward(module, inputs, output, grad_output, graph)  # type: ignore[call-arg]
             finally:
                 self._suspended -= 1
             grads = (result,) if isinstance(result, Tensor) or result is None else tuple(result)
