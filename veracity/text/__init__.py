@@ -1,0 +1,1 @@
+"""Text models: Hugging Face helpers, MiniLM offline, text sanity checks, token heatmaps."""
