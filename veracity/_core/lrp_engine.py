@@ -45,6 +45,7 @@ class LRPResult:
     taps: list[Values]
     outputs: Tensor
     assigned: dict[str, Rule] = field(default_factory=dict)
+    values: list[Values] = field(default_factory=list)  # each tap's forward values (activations)
 
 
 class _Tap(torch.autograd.Function):
@@ -68,7 +69,8 @@ def _module_name(model: nn.Module, module: nn.Module) -> str:
 
 
 def _hook_taps(hooks: HookSet, model: nn.Module, taps: Sequence[tuple[nn.Module, bool]],
-               records: list[list[Tensor | None]], calls: list[int], active: list[bool]) -> None:
+               records: list[list[Tensor | None]], calls: list[int], active: list[bool],
+               seen: list[Values]) -> None:
     for index, (layer, to_input) in enumerate(taps):
         def keep(slot: int, index: int = index) -> Callable[[Tensor], Tensor]:
             def record(grad: Tensor) -> Tensor:
@@ -84,6 +86,7 @@ def _hook_taps(hooks: HookSet, model: nn.Module, taps: Sequence[tuple[nn.Module,
                 fail("layer", "a module called once per forward pass",
                      f"{_module_name(model, taps[index][0])}, called more than once (a reused module)")
             records[index][:] = [None] * len(values)
+            seen[index] = tuple(v.detach() for v in values if isinstance(v, Tensor))
             return tuple(_Tap.apply(v, keep(i)) if isinstance(v, Tensor) and v.requires_grad else v
                          for i, v in enumerate(values))
 
@@ -162,7 +165,8 @@ def relevance_pass(call: Call, model: nn.Module, assign: Assign, canonizers: Seq
         records: list[list[Tensor | None]] = [[] for _ in taps]
         calls = [0] * len(taps)
         active = [False]
-        _hook_taps(hooks, model, taps, records, calls, active)
+        seen: list[Values] = [() for _ in taps]
+        _hook_taps(hooks, model, taps, records, calls, active, seen)
         current: list[Tensor | None] = [None]
         if masks is not None:
             _hook_condition(hooks, model, masks[0], current)
@@ -199,7 +203,7 @@ def relevance_pass(call: Call, model: nn.Module, assign: Assign, canonizers: Seq
                     fail("layer", "a module the model calls", f"{_module_name(model, layer)}, never called")
             result = LRPResult(tuple(torch.zeros_like(t) if g is None else g for g, t in zip(found, chunk)),
                                [tuple(torch.zeros(0) if r is None else r for r in rec) for rec in records],
-                               scalars.detach(), assigned)
+                               scalars.detach(), assigned, list(seen))
             if consume is not None:
                 consume(start, stop, result)
             else:
@@ -212,4 +216,32 @@ def relevance_pass(call: Call, model: nn.Module, assign: Assign, canonizers: Seq
         return pieces[0]
     return LRPResult(tuple(torch.cat(p) for p in zip(*(r.inputs for r in pieces))),
                      [tuple(torch.cat(v) for v in zip(*vals)) for vals in zip(*(r.taps for r in pieces))],
-                     torch.cat([r.outputs for r in pieces]), assigned)
+                     torch.cat([r.outputs for r in pieces]), assigned,
+                     [tuple(torch.cat(v) for v in zip(*vals)) for vals in zip(*(r.values for r in pieces))])
+
+
+def layer_output_shape(call: Call, layer: nn.Module) -> tuple[int, ...]:
+    """The shape of ``layer``'s output for one example (one forward pass without gradients)."""
+    shapes: list[tuple[int, ...]] = []
+
+    def record(m: nn.Module, args: tuple, out: Any) -> None:
+        if isinstance(out, Tensor) and not shapes:
+            shapes.append(tuple(out.shape))
+
+    first = tuple(t[:1] for t in call.inputs)
+    args = tuple(a[:1] if isinstance(a, Tensor) and a.dim() > 0 and a.shape[0] == call.batch else a for a in call.args)
+    with HookSet() as hooks, torch.no_grad():
+        hooks.add(layer.register_forward_hook(record))
+        call_forward(call.forward_func, first, args)
+    if not shapes:
+        fail("layer", "a module the model calls, returning a tensor", f"a {type(layer).__name__} that was not")
+    return shapes[0]
+
+
+def predicted_classes(call: Call) -> Tensor:
+    """``argmax`` over dimension 1 of the model's output, per example (one forward pass)."""
+    with torch.inference_mode():
+        output = call_forward(call.forward_func, call.inputs, call.args)
+    if output.dim() < 2 or output.shape[0] != call.batch:
+        fail("forward_func", "an output of shape (batch, classes) to predict from", f"shape {tuple(output.shape)}")
+    return output.argmax(1).clone()
