@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: demo test typecheck reproduce bench bench-anchors lint clean
+.PHONY: demo test typecheck reproduce bench bench-anchors lint clean chromium
 
 $(VENV)/.torch:
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,15 @@ $(VENV)/.demo: $(VENV)/.torch pyproject.toml
 # dev: pytest, ruff, mypy; test: the reference libraries the tests compare against (captum 0.9,
 # scikit-image, scipy, pandas). captum requires torch>=2.3 only, so the pinned torch stays.
 $(VENV)/.dev: $(VENV)/.torch pyproject.toml
-	$(PIP) install -q -e ".[dev,test]"
+	$(PIP) install -q -e ".[dev,test,cli,app]"
 	touch $@
+
+# Headless Chromium for the Insights app's browser tests: Debian's package (Playwright's own browser
+# download needs a network this machine does not reach). Idempotent: installs only when missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing: apt-get install chromium (as root) for the browser tests"; fi; }
 
 $(VENV)/.bench: $(VENV)/.dev
 	$(PIP) install -q -e ".[bench]"
@@ -34,7 +41,7 @@ typecheck: $(VENV)/.dev
 	$(PY) -m mypy
 
 # mypy first, then pytest even when mypy failed (one run reports both); either failing fails `test`.
-test: $(VENV)/.dev
+test: $(VENV)/.dev chromium
 	@$(MAKE) --no-print-directory typecheck; typecheck=$$?; \
 	$(PY) -m pytest -q -n 2 --dist loadfile; pytest=$$?; \
 	test $$typecheck -eq 0 -a $$pytest -eq 0

@@ -119,3 +119,34 @@ def test_errors_in_a_subprocess() -> None:
     assert "Traceback" not in result.stderr
     usage = veracity("explain", "--data", "digits")
     assert usage.returncode == 2 and "Missing option '--model'" in usage.stderr
+
+
+def test_serve_answers_on_127_0_0_1_and_refuses_open_binds_without_token(data: Path) -> None:
+    pytest.importorskip("starlette")
+    pytest.importorskip("uvicorn")
+    import socket
+    import time
+    import urllib.request
+
+    refused = veracity("serve", "--model", MODEL, "--data", str(data / "data.npz"), "--host", "0.0.0.0")
+    assert refused.returncode == 1 and "needs a token" in refused.stderr and "Traceback" not in refused.stderr
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    server = subprocess.Popen([sys.executable, "-m", "veracity.cli", "serve", "--model", MODEL, "--data",
+                               str(data / "data.npz"), "--port", str(port)], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, config = time.monotonic() + 90, None
+        while config is None and time.monotonic() < deadline and server.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/config", timeout=5) as response:
+                    config = json.loads(response.read())
+            except OSError:
+                time.sleep(0.3)
+        assert config is not None, server.stderr.read() if server.poll() is not None else "no answer"
+        assert config["n_examples"] == 6 and config["classes"] == ["0", "1", "2"]
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
