@@ -180,6 +180,8 @@ _METHODS = [
 _BASES = "base class of the attribution classes"
 _LIME = "building block of Lime / KernelShap (samplers, kernels, surrogate models)"
 _EMBEDDING = "interpretable-embedding helper for text models (Captum's names)"
+_LLM = ("wrapper of a perturbation/layer method for language models: takes an InterpretableInput and a "
+        "target text, not tensors (tests/attr/llm)")
 _LRP_RULE = "LRP rule class (Captum's name), set as module.rule or used in a composite"
 NON_METHODS: dict[str, str] = {
     **{name: _BASES for name in ("Attribution", "GradientAttribution", "PerturbationAttribution",
@@ -201,6 +203,12 @@ NON_METHODS: dict[str, str] = {
     "DataLoaderAttribution": "wraps FeatureAblation to attribute a metric over a DataLoader: its attribute "
                              "takes a DataLoader, not inputs (tests/compat/test_dataloader_attribution.py)",
     "ProductBaselines": "a baseline sampler (Cartesian product of per-feature options), not a method",
+    **{name: _LLM for name in ("LLMAttribution", "LLMGradientAttribution", "RemoteLLMAttribution")},
+    **{name: "interpretable input of veracity.attr.llm (what a feature of a prompt is), not a method"
+       for name in ("InterpretableInput", "TextTemplateInput", "TextTokenInput", "ImageMaskInput")},
+    "LLMAttributionResult": "result type of the LLM attribution wrappers",
+    **{name: "server adapter of RemoteLLMAttribution, not a method"
+       for name in ("RemoteLLMProvider", "OpenAICompatibleProvider", "VLLMProvider")},
 }
 
 

@@ -7,6 +7,7 @@ module re-exports them all.
 from veracity.attr import cam as _cam
 from veracity.attr import gradient as _gradient
 from veracity.attr import layer as _layer
+from veracity.attr import llm as _llm
 from veracity.attr import lrp as _lrp
 from veracity.attr import neuron as _neuron
 from veracity.attr import perturbation as _perturbation
@@ -27,6 +28,7 @@ from veracity.attr.embedding import (
 )
 from veracity.attr.gradient import *  # noqa: F403
 from veracity.attr.layer import *  # noqa: F403
+from veracity.attr.llm import *  # noqa: F403
 from veracity.attr.lrp import *  # noqa: F403
 from veracity.attr.neuron import *  # noqa: F403
 from veracity.attr.perturbation import *  # noqa: F403
@@ -36,4 +38,4 @@ __all__ = ["Attribution", "GradientAttribution", "PerturbationAttribution", *_gr
            *_perturbation.__all__, *_layer.__all__, *_neuron.__all__, *_cam.__all__, *_lrp.__all__,
            "InterpretableEmbeddingBase", "ModelInputWrapper", "TokenReferenceBase",
            "configure_interpretable_embedding_layer", "remove_interpretable_embedding_layer", *_summary.__all__,
-           "visualization"]
+           "visualization", *_llm.__all__]

@@ -5,7 +5,14 @@ RemoteLLMAttribution over a server that returns log-probabilities, and LLMAttrib
 from veracity.attr.llm.attribution import LLMAttribution, LLMGradientAttribution
 from veracity.attr.llm.image_input import ImageMaskInput
 from veracity.attr.llm.inputs import InterpretableInput, TextTemplateInput, TextTokenInput
+from veracity.attr.llm.remote import (
+    OpenAICompatibleProvider,
+    RemoteLLMAttribution,
+    RemoteLLMProvider,
+    VLLMProvider,
+)
 from veracity.attr.llm.result import LLMAttributionResult
 
 __all__ = ["InterpretableInput", "TextTemplateInput", "TextTokenInput", "ImageMaskInput", "LLMAttribution",
-           "LLMGradientAttribution", "LLMAttributionResult"]
+           "LLMGradientAttribution", "LLMAttributionResult", "RemoteLLMAttribution", "RemoteLLMProvider",
+           "OpenAICompatibleProvider", "VLLMProvider"]

@@ -111,33 +111,10 @@ class _PromptScores:
         self.inspect, self.prefix_cache = inspect, prefix_cache
         self.encoded: dict[str, Tensor] = {}
 
-    def _prompts(self, rows: Tensor) -> list[Any]:
-        if isinstance(self.inp, TextTokenInput):
-            return list(self.inp.to_model_inputs(rows).to(self.owner.device))
-        if isinstance(self.inp, TextTemplateInput):
-            texts = self.inp.to_model_inputs(rows)
-        else:
-            texts = [self.inp.to_model_input(row.unsqueeze(0)) for row in rows]
-        prompts: list[Any] = []
-        for text in texts:
-            if isinstance(text, str):
-                if text not in self.encoded:
-                    self.encoded[text] = self.owner.tokenizer.encode(text, return_tensors="pt")[0].to(self.owner.device)
-                prompts.append(self.encoded[text])
-            else:
-                prompts.append(self.owner._model_input(text))
-        return prompts
-
-    def log_probs(self, prompts: list[Any]) -> Tensor:
-        if all(isinstance(p, Tensor) for p in prompts):
-            return continuation_log_probs(self.owner.model, prompts, self.target, _pad_id(self.owner.tokenizer),
-                                          self.prefix_cache)
-        return torch.cat([mapping_log_probs(self.owner.model, p, self.target) for p in prompts])
-
     def __call__(self, perturbed: Tensor, *_: Any) -> Tensor:
         unique, inverse = torch.unique(perturbed, dim=0, return_inverse=True)
-        prompts = self._prompts(unique)
-        per_token = self.log_probs(prompts)
+        prompts = self.owner._prompts(self.inp, unique, self.encoded)
+        per_token = self.owner._log_probs(prompts, self.target, self.prefix_cache).to(self.owner.device)
         scores = torch.cat([per_token.sum(1, keepdim=True), per_token], dim=1)
         if self.owner.attr_target == "prob":
             scores = scores.exp()
@@ -223,6 +200,29 @@ class LLMAttribution(_BaseLLMAttribution):
 
     def attribute_future(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("attribute_future is not implemented for LLMAttribution")
+
+    def _prompts(self, inp: InterpretableInput, rows: Tensor, encoded: dict[str, Tensor]) -> list[Any]:
+        """The model input of every perturbed row: token ids, or a mapping (multimodal)."""
+        if isinstance(inp, TextTokenInput):
+            return list(inp.to_model_inputs(rows).to(self.device))
+        texts = (inp.to_model_inputs(rows) if isinstance(inp, TextTemplateInput)
+                 else [inp.to_model_input(row.unsqueeze(0)) for row in rows])
+        prompts: list[Any] = []
+        for text in texts:
+            if isinstance(text, str):
+                if text not in encoded:
+                    encoded[text] = self.tokenizer.encode(text, return_tensors="pt")[0].to(self.device)
+                prompts.append(encoded[text])
+            else:
+                prompts.append(self._model_input(text))
+        return prompts
+
+    def _log_probs(self, prompts: list[Any], target: Tensor, prefix_cache: bool) -> Tensor:
+        """``(len(prompts), len(target))`` teacher-forced log-probabilities, one forward pass
+        for all token-id prompts."""
+        if all(isinstance(p, Tensor) for p in prompts):
+            return continuation_log_probs(self.model, prompts, target, _pad_id(self.tokenizer), prefix_cache)
+        return torch.cat([mapping_log_probs(self.model, p, target) for p in prompts])
 
 
 class _TokenLogProbs:

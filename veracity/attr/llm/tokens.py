@@ -28,6 +28,17 @@ def check_round_trip(tokenizer: Any, text: str, ids: list[int], name: str) -> No
              "own tokenizer or give the target as token ids", repr(text))
 
 
+def check_ids_round_trip(tokenizer: Any, ids: list[int], name: str) -> str:
+    """The text of ``ids``, refused unless it encodes back to the same ids (with or without the
+    tokenizer's special tokens): a prompt sent as text must reach the model as these tokens."""
+    text = str(tokenizer.decode(ids))
+    if list(tokenizer.encode(text)) != ids and list(tokenizer.encode(text, add_special_tokens=False)) != ids:
+        fail(name, f"a tokenizer whose decoded text encodes back to the same tokens: {ids[:12]} decode to "
+             f"{text!r}, which encodes to {list(tokenizer.encode(text, add_special_tokens=False))[:12]}",
+             type(tokenizer).__name__)
+    return text
+
+
 def encode_target(tokenizer: Any, target: str) -> Tensor:
     """The target's token ids without special tokens, checked to decode back to ``target``."""
     ids = list(tokenizer.encode(target, add_special_tokens=False))
