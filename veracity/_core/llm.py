@@ -101,6 +101,15 @@ def _shared_prefix(rows: Sequence[Tensor]) -> int:
     return shortest if differs.numel() == 0 else int(differs[0, 0])
 
 
+def _cache_argument(model: Any) -> str:
+    """``cache`` (transformers >= 5.x) or ``past_key_values`` (older): the key/value cache's name."""
+    try:
+        parameters = inspect.signature(getattr(model, "forward", model)).parameters
+    except (TypeError, ValueError):
+        return "past_key_values"
+    return "cache" if "cache" in parameters else "past_key_values"
+
+
 def _expand_cache(cache: Any, rows: int) -> Any:
     if hasattr(cache, "batch_repeat_interleave"):
         cache.batch_repeat_interleave(rows)
@@ -140,9 +149,10 @@ def continuation_log_probs(model: Any, prompts: Sequence[Tensor], target: Tensor
         rows[i, length:length + n_target] = target
     with torch.no_grad():
         if shared > 0:
+            name = _cache_argument(model)
             head = _run(model, prompts[0][:shared].unsqueeze(0), use_cache=True)
-            cache = _expand_cache(head.past_key_values, len(prompts))
-            logits = logits_of(_run(model, rows, past_key_values=cache, use_cache=True))
+            cache = _expand_cache(getattr(head, name), len(prompts))
+            logits = logits_of(_run(model, rows, use_cache=True, **{name: cache}))
         else:
             logits = logits_of(_run(model, rows))
         offsets = (lengths - shared - 1).to(logits.device).unsqueeze(1) + torch.arange(n_target, device=logits.device)

@@ -12,6 +12,18 @@ WORDS = ("the a cat dog sat on mat is happy sad he she feels right now very toda
          "good bad movie was and not . ,").split()
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models: one intra-op thread (on a shared 2-core machine, two threads waiting on each
+    other made a tiny GPT-2 forward 70x slower)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tokenizer():
     return word_tokenizer(WORDS)
