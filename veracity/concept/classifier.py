@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from veracity._core.concept_linear import fit_logistic
+from veracity._core.concept_linear import fit_logistic, small_problem_threads
 from veracity._core.validate import fail
 
 
@@ -94,6 +94,10 @@ class DefaultClassifier(Classifier):
     def train_and_eval(self, dataloader: Iterable[tuple[Tensor, Tensor]], test_split_ratio: float = 0.33,
                        **kwargs: Any) -> dict:
         x, y = _gather(dataloader)
+        with small_problem_threads(x.numel()):
+            return self._train(x, y, test_split_ratio)
+
+    def _train(self, x: Tensor, y: Tensor, test_split_ratio: float) -> dict:
         x_train, x_test, y_train, y_test = split(x, y, test_split_ratio, self.seed)
         classes = torch.unique(y.cpu())
         if classes.numel() < 2:
