@@ -19,11 +19,13 @@ Example:
     torch.Size([2, 1, 8, 8])
 """
 
-from veracity.lrp import canonizers, composites, crp, maximization, rules
+from veracity.lrp import atlas, canonizers, composites, crp, maximization, rules
+from veracity.lrp.atlas import *  # noqa: F403
 from veracity.lrp.canonizers import *  # noqa: F403
 from veracity.lrp.composites import *  # noqa: F403
 from veracity.lrp.crp import *  # noqa: F403
 from veracity.lrp.maximization import *  # noqa: F403
 from veracity.lrp.rules import *  # noqa: F403
 
-__all__ = [*rules.__all__, *composites.__all__, *canonizers.__all__, *crp.__all__, *maximization.__all__]
+__all__ = [*rules.__all__, *composites.__all__, *canonizers.__all__, *crp.__all__, *maximization.__all__,
+           *atlas.__all__]

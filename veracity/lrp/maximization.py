@@ -46,8 +46,8 @@ def _batches(data: Any, batch_size: int) -> tuple[Iterator[Any], int]:
             fail("data", "a DataLoader that keeps the data set's order (shuffle=False)", "a shuffling DataLoader")
         return iter(data), len(data.dataset)  # type: ignore[arg-type]
     if isinstance(data, torch.utils.data.Dataset) or hasattr(data, "__getitem__"):
-        loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=False)  # type: ignore[arg-type]
-        return iter(loader), len(data)  # type: ignore[arg-type]
+        loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=False)
+        return iter(loader), len(data)
     fail("data", "a torch Dataset or DataLoader", data, TypeError)
 
 
