@@ -49,7 +49,8 @@ def tiny_gpt2(vocab_size: int, seed: int = 0, n_positions: int = 128, n_embd: in
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = GPT2LMHeadModel(config)
-    return model.to(dtype).eval()
+    model.to(dtype=dtype)  # type: ignore[call-arg]
+    return model.eval()
 
 
 def tiny_bert_classifier(vocab_size: int, num_labels: int = 2, seed: int = 0, hidden_size: int = 32,
@@ -64,7 +65,8 @@ def tiny_bert_classifier(vocab_size: int, num_labels: int = 2, seed: int = 0, hi
 
     config = BertConfig(vocab_size=vocab_size, hidden_size=hidden_size, num_hidden_layers=num_hidden_layers,
                         num_attention_heads=2, intermediate_size=2 * hidden_size, max_position_embeddings=64,
-                        num_labels=num_labels, pad_token_id=1)
+                        pad_token_id=1)
+    config.num_labels = num_labels
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = BertForSequenceClassification(config)

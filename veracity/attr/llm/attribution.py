@@ -173,7 +173,8 @@ class LLMAttribution(_BaseLLMAttribution):
         self.attr_target = attr_target
         self.include_per_token_attr = isinstance(attr_method, self.SUPPORTED_PER_TOKEN_ATTR_METHODS)
 
-    def attribute(self, inp: InterpretableInput, target: str | Tensor | None = None, num_trials: int = 1,
+    def attribute(self, inp: InterpretableInput, target: str | Tensor | None = None,  # type: ignore[override]
+                  num_trials: int = 1,
                   gen_args: dict[str, Any] | None = None, use_cached_outputs: bool = True,
                   _inspect_forward: Callable[[str, str, list[float]], None] | None = None,
                   forward_in_tokens: bool = True, *, prefix_cache: bool = False,
@@ -265,7 +266,7 @@ class LLMGradientAttribution(_BaseLLMAttribution):
         super().__init__(attr_method, tokenizer)
         self.attr_method = attr_method
 
-    def attribute(self, inp: InterpretableInput, target: str | Tensor | None = None,
+    def attribute(self, inp: InterpretableInput, target: str | Tensor | None = None,  # type: ignore[override]
                   gen_args: dict[str, Any] | None = None, **kwargs: Any) -> LLMAttributionResult:
         target_tokens = self._target_tokens(inp, target, gen_args)
         assert isinstance(inp, TextTokenInput)

@@ -163,7 +163,7 @@ class VLLMProvider(OpenAICompatibleProvider):
 
     def __init__(self, api_url: str, model_name: str | None = None) -> None:
         try:
-            from openai import OpenAI
+            from openai import OpenAI  # type: ignore[import-not-found]
         except ImportError as error:
             raise ImportError("VLLMProvider needs the `openai` client: pip install openai; and a running vLLM "
                               "server (pip install vllm; vllm serve <model>). OpenAICompatibleProvider "
