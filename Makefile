@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: demo test typecheck reproduce bench bench-anchors lint clean chromium
+.PHONY: demo test typecheck reproduce bench bench-anchors parity-anchors lint clean chromium
 
 $(VENV)/.torch:
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,14 @@ $(ANCHORS)/.ok:
 
 bench-anchors: $(ANCHORS)/.ok $(VENV)/.bench
 	$(PY) benchmarks/run.py
+
+# Parity with Zennit (it imports torchvision, so it runs in the anchors venv): tests marked zennit.
+$(ANCHORS)/.zennit: $(ANCHORS)/.ok
+	$(ANCHORS)/bin/python -m pip install -q zennit==0.5.1 pytest
+	touch $@
+
+parity-anchors: $(ANCHORS)/.zennit
+	$(ANCHORS)/bin/python -m pytest -q -p no:cacheprovider -m zennit tests/lrp/test_zennit_parity.py
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check veracity tests benchmarks
