@@ -37,6 +37,7 @@ class OutputMode:
     default) or, when ``per_batch``, one scalar for the whole batch."""
 
     per_batch: bool = False
+    output_shape: tuple[int, ...] = ()  # every_output: the shape of one example's output values
 
 
 class _OneForAll(Exception):
@@ -121,7 +122,7 @@ def _first_point_alone(probed: Callable[..., Any], call: Call, build: BuildFn) -
 def scores(call: Call, n_points: int, build: BuildFn, perturbations_per_eval: int | None,
            show_progress: bool, desc: str, mask_ids: Sequence[Tensor] | None = None,
            after: Callable[[int, int, tuple[Tensor, ...]], None] | None = None,
-           mode: OutputMode | None = None) -> Tensor:
+           mode: OutputMode | None = None, every_output: bool = False) -> Tensor:
     """The explained scalar of every point and example, ``(n_points, rows)``, at least float32.
 
     ``rows`` is the batch, or 1 if the first model output is one value for all its rows:
@@ -132,8 +133,15 @@ def scores(call: Call, n_points: int, build: BuildFn, perturbations_per_eval: in
     accepts the batch's own rows.) ``mask_ids`` (the feature masks' group ids, if any) must then
     be shared by the batch. ``after(start, stop, chunk)`` runs once per chunk whose scores were
     kept, with its model inputs. ``perturbations_per_eval`` is checked here, once for every
-    caller (public ``attribute`` and derived calls alike)."""
+    caller (public ``attribute`` and derived calls alike).
+
+    ``every_output``: with no target and a model that returns several values per example
+    (``K``), every value is explained, as Captum's perturbation family does: the result is
+    ``(n_points, rows * K)``, column ``b * K + k`` the ``k``-th value (flattened) of example
+    ``b``, and ``mode.output_shape`` is the shape of one example's values."""
     check_optional_positive_int("perturbations_per_eval", perturbations_per_eval)
+    if every_output and call.target.index is None and call.target.select is None:
+        call = call.replace(target=TargetIndex(every_output=True))
     result: list[Tensor] = []
     latest: list[tuple[Tensor, ...]] = []
 
@@ -170,7 +178,12 @@ def scores(call: Call, n_points: int, build: BuildFn, perturbations_per_eval: in
     rows = None if perturbations_per_eval is None else perturbations_per_eval * call.batch
     try:
         forward_points(call.with_forward(probed), points, consume, chunk_rows=rows, **common)
-        return torch.cat(result)
+        values = torch.cat(result)
+        if values.dim() > 2:  # every_output: (n_points, batch, *per example) -> example-major columns
+            if mode is not None:
+                mode.output_shape = tuple(values.shape[2:])
+            values = values.reshape(values.shape[0], -1)
+        return values
     except _OneForAll as one:
         found = one.output, one.rows  # not the exception: its traceback holds the chunk
     except Exception:

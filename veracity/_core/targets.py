@@ -23,6 +23,7 @@ class TargetIndex:
 
     index: Tensor | None = None
     select: Callable[[Tensor], Tensor] | None = None
+    every_output: bool = False  # no target: every output value of a row is explained (Captum's perturbation family)
 
     def repeat(self, copies: int) -> "TargetIndex":
         """The same targets for ``copies`` stacked copies of the batch (point-major)."""
@@ -40,6 +41,8 @@ class TargetIndex:
                      values if isinstance(values, Tensor) else str(type(values)), TypeError)
             return values.reshape(rows)
         if self.index is None:
+            if self.every_output:
+                return output
             if output.numel() != rows:
                 fail("target", "an index when the model returns more than one value per example "
                      f"({_per_example(output)})", "None")

@@ -145,7 +145,7 @@ def test_bad_layer_and_selector() -> None:
     with pytest.raises(TypeError, match="`neuron_selector`"):
         attr.NeuronGradient(model, model.conv2).attribute(x, lambda h: h.sum())
     with pytest.raises(ValueError, match="`grad_kwargs`"):
-        attr.LayerGradCam(model, model.conv2).attribute(x, target=0, grad_kwargs={"retain_graph": True})
+        attr.LayerGradCam(model, model.conv2).attribute(x, target=0, grad_kwargs={"grad_outputs": None})
     with pytest.raises(ValueError, match="`method`"):
         attr.LayerIntegratedGradients(model, model.conv2).attribute(x, target=0, method="simpson")
     with pytest.raises(ValueError, match="`score`"):

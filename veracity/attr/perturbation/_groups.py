@@ -53,12 +53,17 @@ class FeatureGroups:
         """Give every element its group's value: ``per_feature`` is ``(rows, n_features)``.
 
         ``rows`` is the batch, or 1 for a model that scores the whole batch with one value
-        (the masks are then shared by the batch); results are ``(rows, *x.shape[1:])``.
+        (the masks are then shared by the batch), or ``K`` times the batch when every one of
+        ``K`` output values per example is explained (rows example-major); results are
+        ``(rows, *x.shape[1:])``.
         """
         rows = per_feature.shape[0]
         result = []
         for ids, x in zip(self.ids, inputs):
-            flat = ids.reshape(ids.shape[0], -1).expand(rows, -1)
+            flat = ids.reshape(ids.shape[0], -1)
+            if flat.shape[0] not in (1, rows):
+                flat = flat.repeat_interleave(rows // flat.shape[0], 0)
+            flat = flat.expand(rows, -1)
             values = per_feature.gather(1, flat).view(rows, *ids.shape[1:])
             result.append(values.expand(rows, *x.shape[1:]).contiguous())
         return tuple(result)

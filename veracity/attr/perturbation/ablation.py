@@ -87,8 +87,8 @@ class FeatureAblation(PerturbationAttribution):
 
         values = scores(call, groups.n_features + 1,
                         presence_builder(call, base, groups, presence), perturbations_per_eval,
-                        show_progress, f"{self.get_name()} attribution", groups.ids)
-        per_feature = (values[:1] - values[1:]).t()
+                        show_progress, f"{self.get_name()} attribution", groups.ids, every_output=True)
+        per_feature = (values[:1] - values[1:]).t()  # rows: examples (x every output value with no target)
         return call.finish(groups.spread(per_feature, call.inputs))
 
 
@@ -209,7 +209,7 @@ class Occlusion(FeatureAblation):
             return tuple(parts)
 
         values = scores(call, offsets[-1], build, perturbations_per_eval,
-                        show_progress, f"{self.get_name()} attribution")
+                        show_progress, f"{self.get_name()} attribution", every_output=True)
         differences = values[:1] - values[1:]
         attributions = [_window_means(w, differences[offsets[i] - 1:offsets[i + 1] - 1], x)
                         for i, (w, x) in enumerate(zip(windows, call.inputs))]

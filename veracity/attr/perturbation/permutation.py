@@ -99,6 +99,6 @@ class FeaturePermutation(PerturbationAttribution):
             return tuple(parts)
 
         values = scores(call, groups.n_features + 1, build, perturbations_per_eval,
-                        show_progress, f"{self.get_name()} attribution", groups.ids)
+                        show_progress, f"{self.get_name()} attribution", groups.ids, every_output=True)
         per_feature = (values[:1] - values[1:]).t()
         return call.finish(groups.spread(per_feature, call.inputs))

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from veracity._core.batch_scores import scores
+from veracity._core.batch_scores import OutputMode, scores
 from veracity._core.call import Call
 from veracity._core.validate import check_positive_int, fail
 from veracity.attr._base import PerturbationAttribution
@@ -90,9 +90,10 @@ class ShapleyValueSampling(PerturbationAttribution):
             size = torch.where(point == 0, 0, torch.where(point == 1, n, (point - 2) % max(inner, 1) + 1))
             return ranks[sample] < size.unsqueeze(1)
 
+        mode = OutputMode()
         values = scores(call, 2 + n_samples * inner,
                         presence_builder(call, base, groups, presence), perturbations_per_eval,
-                        show_progress, f"{self.get_name()} attribution", groups.ids)
+                        show_progress, f"{self.get_name()} attribution", groups.ids, mode=mode, every_output=True)
         batch = values.shape[1]
         path = torch.cat([values[0].expand(n_samples, 1, batch),
                           values[2:].view(n_samples, inner, batch),
@@ -101,7 +102,15 @@ class ShapleyValueSampling(PerturbationAttribution):
         per_feature = torch.zeros(n, batch, dtype=values.dtype, device=device)
         per_feature.index_add_(0, orders.reshape(-1), marginal.reshape(-1, batch))
         per_feature = (per_feature / n_samples).t()
-        return call.finish(groups.spread(per_feature, call.inputs))
+        return call.finish(per_output(groups.spread(per_feature, call.inputs), call.batch, mode))
+
+
+def per_output(attributions: tuple[Tensor, ...], batch: int, mode: OutputMode) -> tuple[Tensor, ...]:
+    """With no target and several output values per example, Captum's Shapley layout:
+    ``(batch, *output shape per example, *input shape per example)``."""
+    if not mode.output_shape:
+        return attributions
+    return tuple(a.reshape(batch, *mode.output_shape, *a.shape[1:]) for a in attributions)
 
 
 def exact_shapley(values: Tensor, n: int) -> Tensor:
@@ -172,6 +181,8 @@ class ShapleyValues(ShapleyValueSampling):
         def presence(start: int, stop: int) -> Tensor:
             return coalition_matrix(torch.arange(start, stop, device=device), n)
 
+        mode = OutputMode()
         values = scores(call, 2 ** n, presence_builder(call, base, groups, presence),
-                        perturbations_per_eval, show_progress, f"{self.get_name()} attribution", groups.ids)
-        return call.finish(groups.spread(exact_shapley(values, n), call.inputs))
+                        perturbations_per_eval, show_progress, f"{self.get_name()} attribution", groups.ids,
+                        mode=mode, every_output=True)
+        return call.finish(per_output(groups.spread(exact_shapley(values, n), call.inputs), call.batch, mode))
