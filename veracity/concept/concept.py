@@ -41,7 +41,7 @@ def concept_batches(concept: Concept) -> Iterator[tuple[Tensor, ...]]:
     """The concept's batches as tuples of tensors; a clear error when there is nothing to read."""
     source = concept.data_iter
     if source is None:
-        fail("experimental_sets", f"concepts with examples (a DataLoader or a tensor as data_iter)",
+        fail("experimental_sets", "concepts with examples (a DataLoader or a tensor as data_iter)",
              f"{concept!r} whose data_iter is None")
     batches = [source] if isinstance(source, Tensor) else source
     count = 0

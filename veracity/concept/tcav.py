@@ -26,6 +26,7 @@ from veracity._core.validate import fail
 from veracity.concept.cav import CAV, model_fingerprint
 from veracity.concept.classifier import as_classifier
 from veracity.concept.concept import Concept, ConceptInterpreter, check_sets, concept_batches, sets_key
+from veracity.neurons.activations import named_layers
 
 Scores = dict[str, dict[str, dict[str, Tensor]]]
 
@@ -33,29 +34,6 @@ Scores = dict[str, dict[str, dict[str, Tensor]]]
 def _flat(value: Any) -> Tensor:
     parts = value if isinstance(value, tuple) else (value,)
     return torch.cat([p.reshape(p.shape[0], -1) for p in parts], dim=1)
-
-
-def _resolve(model: nn.Module, layers: Any) -> dict[str, nn.Module]:
-    items = layers if isinstance(layers, (list, tuple)) else [layers]
-    if not items:
-        fail("layers", "a layer name or module, or a non-empty list of them", layers, TypeError)
-    named = dict(model.named_modules())
-    names_of = {id(m): n for n, m in named.items()}
-    resolved: dict[str, nn.Module] = {}
-    for item in items:
-        if isinstance(item, str):
-            if item not in named:
-                close = [n for n in named if n and (item in n or n in item)][:5]
-                fail("layers", "names from model.named_modules()" + (f" (close: {close})" if close else ""),
-                     f"{item!r}, which the model does not have")
-            resolved[item] = named[item]
-        elif isinstance(item, nn.Module):
-            if id(item) not in names_of:
-                fail("layers", "modules of the model", f"a {type(item).__name__} that is not part of it")
-            resolved[names_of[id(item)]] = item
-        else:
-            fail("layers", "layer names or modules", item, TypeError)
-    return resolved
 
 
 class TCAV(ConceptInterpreter):
@@ -89,7 +67,7 @@ class TCAV(ConceptInterpreter):
             fail("model", "a torch.nn.Module", model, TypeError)
         if not model_id or not isinstance(model_id, str):
             fail("model_id", "a non-empty string naming the model", model_id)
-        self.layer_modules = _resolve(model, layers)
+        self.layer_modules = named_layers(model, layers)
         self.layers = list(self.layer_modules)
         self.model_id = model_id
         self.classifier = as_classifier(classifier)
@@ -171,8 +149,9 @@ class TCAV(ConceptInterpreter):
         for name, module in self.layer_modules.items():
             method = copy.copy(self.layer_attr_method)
             method.layer = module
-            result[name] = _flat(method.attribute(inputs, target=target, additional_forward_args=additional_forward_args,
-                                                  attribute_to_layer_input=self.attribute_to_layer_input, **kwargs))
+            result[name] = _flat(method.attribute(
+                inputs, target=target, additional_forward_args=additional_forward_args,
+                attribute_to_layer_input=self.attribute_to_layer_input, **kwargs))
         return result
 
     def interpret(self, inputs: Any, experimental_sets: list[list[Concept]], target: Any = None,
