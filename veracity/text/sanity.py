@@ -71,16 +71,19 @@ class TextSanityResult:
                                                "over sentences)")
 
     def plot(self, path: str | None = None) -> Any:
-        """Two panels (|A| and signed) of Spearman against randomised stages; saved to ``path``."""
+        """Three panels (per-token L1 norms, |sum|, signed sum) of Spearman against the
+        randomised stages; saved to ``path`` when given."""
         import matplotlib.pyplot as plt
 
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-        for ax, absolute, title in ((axes[0], True, "Spearman of |attribution|"),
-                                    (axes[1], False, "signed Spearman")):
-            for method, values in self.mean(absolute).items():
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4), sharey=True)
+        panels = ((self.mean_l1(), "Spearman of sum_d |A_d| per token"),
+                  (self.mean(True), "Spearman of |sum_d A_d| per token"),
+                  (self.mean(False), "signed Spearman of sum_d A_d"))
+        for ax, (table, title) in zip(axes, panels):
+            for method, values in table.items():
                 ax.plot(range(len(self.stages)), values, marker="o", label=method)
             ax.set_xticks(range(len(self.stages)), self.stages, rotation=45, ha="right")
-            ax.set_title(title)
+            ax.set_title(title, fontsize=10)
             ax.axhline(0, color="grey", linewidth=0.6)
             ax.set_xlabel("randomised down to")
         axes[0].set_ylabel("rank correlation with the trained model")
