@@ -54,7 +54,7 @@ class _Tap(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, value: Tensor, record: Callable[[Tensor], Tensor]) -> Tensor:
         ctx.record = record
-        return value.view_as(value)
+        return value.clone()  # a later in-place operation (an in-place ReLU) may change it
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
@@ -119,6 +119,26 @@ def _hook_condition(hooks: HookSet, model: nn.Module, layer: nn.Module, current:
     hooks.add(layer.register_forward_hook(post))
 
 
+def _keeps_zeros(module: nn.Module, rule: Rule) -> bool:
+    """The rule gives zero relevance to inputs that are zero (it multiplies by the input)."""
+    if getattr(rule, "passes_relevance", False):
+        return True
+    groups = getattr(rule, "groups", None)
+    if not callable(groups):
+        return False
+    return all(isinstance(b.input, str) and b.input in ("x", "positive", "negative")
+               for g in groups(module) for b in g.branches)
+
+
+def _is_plain_pass(module: nn.Module, rule: Rule) -> bool:
+    """Pass on a ReLU (or an identity) equals its gradient when every rule keeps zeros (the
+    relevance at a dead unit is then 0 anyway): such modules keep their plain backward, no
+    hooks, no copy of their output. Flat, w-square and z-box do not keep zeros."""
+    passes = getattr(rule, "passes_relevance", False)
+    return bool(passes) and (type(module) in (nn.ReLU, nn.Identity) or (
+        isinstance(module, nn.modules.dropout._DropoutNd) and not module.training))
+
+
 def relevance_pass(call: Call, model: nn.Module, assign: Assign, canonizers: Sequence[CanonizerFactory] = (),
                    taps: Sequence[tuple[nn.Module, bool]] = (), masks: tuple[nn.Module, Tensor] | None = None,
                    *, chunk_rows: int | None = None, report: bool = True, show_progress: bool = False,
@@ -158,9 +178,11 @@ def relevance_pass(call: Call, model: nn.Module, assign: Assign, canonizers: Seq
         for module in chosen:
             if id(module) not in names:
                 fail("rules", "modules of the model", f"a {type(module).__name__} that is not in it")
-        given: dict[nn.Module | str, Rule] = {m: r for m, r in chosen.items()}
+        elide = all(_keeps_zeros(m, r) for m, r in chosen.items())
+        given: dict[nn.Module | str, Rule] = {m: r for m, r in chosen.items()
+                                              if not (elide and _is_plain_pass(m, r))}
         rules = stack.enter_context(ModuleRules(model, modules=given))
-        assigned.update(rules.assigned)
+        assigned.update({names[id(m)]: r for m, r in chosen.items()})
         hooks = stack.enter_context(HookSet())
         records: list[list[Tensor | None]] = [[] for _ in taps]
         calls = [0] * len(taps)

@@ -174,11 +174,15 @@ class BranchRule:
 
 class PassRule:
     """The relevance passes unchanged (shape-preserving modules: activations, BatchNorm).
+    On a ReLU this equals the ReLU's gradient (``passes_relevance``: the engine then leaves the
+    module's backward alone).
 
     Example:
         >>> PassRule().backward(torch.nn.ReLU(), (torch.zeros(2),), torch.zeros(2), torch.ones(2))
         tensor([1., 1.])
     """
+
+    passes_relevance = True
 
     def backward(self, module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor,
                  grad_output: Tensor) -> Tensor:

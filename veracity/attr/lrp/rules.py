@@ -121,6 +121,7 @@ class IdentityRule(EpsilonRule):
     """
 
     uses_forward_graph = False
+    passes_relevance = True
 
     def backward(self, module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor, grad_output: Tensor,
                  graph: Any = None) -> Tensor:
