@@ -77,6 +77,7 @@ class Call:
     sites: tuple[Site, ...] = ()
     was_list: bool = False
     grad_kwargs: dict[str, Any] | None = None  # extra torch.autograd.grad arguments (Captum's grad_kwargs)
+    user_shapes: tuple[tuple[int, ...], ...] = ()  # the inputs' shapes as the user passed them (for errors)
 
     @classmethod
     def of(cls, forward_func: Callable[..., Any], inputs: Any, target: Any = None,
@@ -86,7 +87,7 @@ class Call:
         batch = check_inputs(tup, need_float=need_float)
         warn_if_training(forward_func)
         return cls(forward_func, tup, was_tuple, batch, prepare_target(target, batch),
-                   prepare_additional_args(additional_forward_args))
+                   prepare_additional_args(additional_forward_args), user_shapes=tuple(tuple(x.shape) for x in tup))
 
     def replace(self, **changes: Any) -> "Call":
         return dataclasses.replace(self, **changes)

@@ -21,13 +21,26 @@ from veracity._core.call import Call
 from veracity._core.chunking import Points, points_per_chunk, run_chunks
 from veracity._core.inputs import call_forward, repeat_args
 from veracity._core.layers import Values, capturing, run_hooked
+from veracity._core.model_errors import explained, fail_rows, is_plain_runtime_error
 from veracity._core.validate import fail
 
 
-def _check_rows(output: Tensor, rows: int) -> None:
+def _check_rows(output: Tensor, rows: int, call: Call | None = None) -> None:
     if output.dim() == 0 or output.shape[0] != rows:
+        if call is not None:
+            fail_rows(output, rows, call.batch, call.user_shapes)
         fail("forward_func", f"an output with one row per input row ({rows} rows)",
              f"output shape {tuple(output.shape)}")
+
+
+def _forward(call: Call, chunk: tuple[Tensor, ...], args: tuple) -> Tensor:
+    """The model on one chunk; its own shape errors re-told with the inputs as the user passed them."""
+    try:
+        return call_forward(call.forward_func, chunk, args)
+    except RuntimeError as error:
+        if not is_plain_runtime_error(error):
+            raise
+        raise explained(error, chunk[0].shape[0] if chunk else 0, call.batch, call.user_shapes) from error
 
 
 def _per_point(values: Tensor, k: int, points: Points) -> Tensor:
@@ -62,8 +75,8 @@ def forward_points(
         with torch.inference_mode():
             chunk = points.build(start, stop)
             args = repeat_args(call.args, points.batch, k * points.copies)
-            output = call_forward(call.forward_func, chunk, args)
-            _check_rows(output, k * width)
+            output = _forward(call, chunk, args)
+            _check_rows(output, k * width, call)
             values = output if raw else call.target.repeat(k * points.copies).scalars(output)
         consume(start, stop, _per_point(values, k, points))
 
@@ -96,8 +109,8 @@ def gradient_points(
         with torch.enable_grad():
             chunk = tuple(t.detach().requires_grad_() for t in points.build(start, stop))
             args = repeat_args(call.args, points.batch, k * points.copies)
-            output = call_forward(call.forward_func, chunk, args)
-            _check_rows(output, k * width)
+            output = _forward(call, chunk, args)
+            _check_rows(output, k * width, call)
             scalars = call.target.repeat(k * points.copies).scalars(output)
             explained = scalars[: k * points.batch] if points.copies > 1 else scalars
             if not explained.requires_grad:

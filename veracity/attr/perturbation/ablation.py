@@ -15,6 +15,7 @@ from torch import Tensor
 
 from veracity._core.batch_scores import scores
 from veracity._core.call import Call
+from veracity._core.model_errors import NO_BATCH_HINT
 from veracity._core.validate import fail
 from veracity.attr._base import PerturbationAttribution
 from veracity.attr.perturbation._engine import blend, presence_builder
@@ -185,6 +186,9 @@ class Occlusion(FeatureAblation):
                        sliding_window_shapes: tuple[int, ...] | tuple[tuple[int, ...], ...],
                        strides: Any = None, baselines: Any = None, perturbations_per_eval: int | None = None,
                        show_progress: bool = False) -> TensorOrTuple:
+        if any(x.dim() < 2 for x in call.inputs):
+            fail("inputs", "tensors with a batch dimension and at least one feature dimension to slide over",
+                 "inputs of shape " + ", ".join(str(tuple(x.shape)) for x in call.inputs) + ". " + NO_BATCH_HINT)
         base = call.baselines(baselines)
         shapes = _per_input("sliding_window_shapes", sliding_window_shapes, call.inputs, None)
         steps = _per_input("strides", strides, call.inputs, 1)
