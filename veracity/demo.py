@@ -7,7 +7,8 @@ method is from completeness (sum of attributions = F(x) - F(baseline)) and write
 attribution grid to ``out/attributions.png``. Then it asks whether the explanations can be
 trusted, with the library's own evaluation: the model parameter randomisation sanity check
 (Adebayo et al. 2018; figure ``out/sanity_checks.png``) and an evaluation grid of
-faithfulness, robustness and complexity metrics with bootstrap intervals. ``VERACITY_OUT``
+faithfulness, robustness and complexity metrics with bootstrap intervals, gathered with a
+verdict per check in the trust report ``out/report.html`` and ``out/report.json``. ``VERACITY_OUT``
 or ``main(out_dir=...)`` choose another folder. Seeded: two runs print the same numbers.
 """
 
@@ -239,8 +240,10 @@ def explain_digits(model: nn.Module, x: Tensor, y: Tensor, background: Tensor) -
     return attributions
 
 
-def check_trust(model: nn.Module, x: Tensor, y: Tensor, background: Tensor, folder: Path) -> Path:
-    """Print the sanity check and the evaluation grid for test digits ``x``; return the figure."""
+def check_trust(model: nn.Module, x: Tensor, y: Tensor, background: Tensor,
+                folder: Path) -> tuple[Path, EvaluationTable]:
+    """Print the sanity check and the evaluation grid for test digits ``x``; return the figure
+    and the grid (the trust report reuses it)."""
     print("\ncan these explanations be trusted?\n\n1. randomisation sanity check (Adebayo et al. "
           f"2018) on the first {N_SANITY} test digits:\nevery layer re-initialised, from "
           "the logits down to the input; Spearman rank correlation with\nthe trained model's "
@@ -256,17 +259,19 @@ def check_trust(model: nn.Module, x: Tensor, y: Tensor, background: Tensor, fold
 
     print(f"\n2. evaluation grid on the first {N_EVALUATED} test digits for their true class, "
           "mean [95% bootstrap interval],\narrows: which way is better:")
-    print(evaluation_grid(model, x[:N_EVALUATED], y[:N_EVALUATED], background))
+    table = evaluation_grid(model, x[:N_EVALUATED], y[:N_EVALUATED], background)
+    print(table)
     print(METRICS_NOTE)
-    return path
+    return path, table
 
 
 def main(out_dir: str | Path | None = None, *, epochs: int = 30) -> Path:
     """Run the demo and return the path of the attribution PNG (``epochs`` of training).
 
     Prints the test accuracy, the completeness table, the sanity check and the evaluation grid,
-    and writes ``attributions.png`` and ``sanity_checks.png``; about 5 s of training and 3 s of
-    checks on 2 idle CPU cores. Run it as ``python -m veracity.demo`` or ``make demo``.
+    and writes ``attributions.png``, ``sanity_checks.png`` and the trust report (``report.html``,
+    self-contained, and ``report.json``, every number; see :mod:`veracity.report`); under a
+    minute on 2 idle CPU cores. Run it as ``python -m veracity.demo`` or ``make demo``.
     """
     from veracity.viz import attribution_grid
 
@@ -290,16 +295,18 @@ def main(out_dir: str | Path | None = None, *, epochs: int = 30) -> Path:
     titles = [f"digit {t}, pred {p}" for t, p in zip(y.tolist(), predicted[index].tolist())]
     path = attribution_grid(x, attributions, output_dir(out_dir) / "attributions.png", titles)
     print(f"\nwrote {path}")
-    check_trust(model, data.test_x, data.test_y, background, output_dir(out_dir))
+    _, table = check_trust(model, data.test_x, data.test_y, background, output_dir(out_dir))
     html_path, json_path = trust_report(model, data.test_x[:N_EVALUATED], data.test_y[:N_EVALUATED],
-                                        background, output_dir(out_dir))
+                                        background, output_dir(out_dir), table)
     print(f"\nwrote {html_path} and {json_path}")
     return path
 
 
-def trust_report(model: nn.Module, x: Tensor, y: Tensor, background: Tensor, folder: Path) -> tuple[Path, Path]:
+def trust_report(model: nn.Module, x: Tensor, y: Tensor, background: Tensor, folder: Path,
+                 evaluation: EvaluationTable | None = None) -> tuple[Path, Path]:
     """The trust report of the demo's four methods on ``x`` (explained for ``y``, their true
-    classes): ``report.html`` and ``report.json`` in ``folder``."""
+    classes): ``report.html`` and ``report.json`` in ``folder``; ``evaluation``: the grid of
+    :func:`evaluation_grid` on the same digits if already computed."""
     from veracity.report import build_report, write_report
 
     notes = {"Saliency": "absolute gradient of the target logit", "IntegratedGradients":
@@ -308,7 +315,8 @@ def trust_report(model: nn.Module, x: Tensor, y: Tensor, background: Tensor, fol
     report = build_report(model, x, y, explain_funcs(background), labels=y, metrics=EVALUATION_METRICS,
                           classes=[str(d) for d in range(10)], seed=SEED, shown=N_EXAMPLES,
                           title="veracity trust report: digits CNN", model_name="DigitsCNN (make demo)",
-                          data_name=f"scikit-learn digits, first {len(x)} test images", method_notes=notes)
+                          data_name=f"scikit-learn digits, first {len(x)} test images", method_notes=notes,
+                          evaluation=evaluation)
     return write_report(report, folder)
 
 

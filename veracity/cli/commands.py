@@ -203,7 +203,7 @@ def evaluate(ctx: click.Context, out: str, metrics: tuple[str, ...], **options: 
                 raise UserError(f"--metric: unknown metric {name!r}; known: {', '.join(sorted(known))}")
         setup = _setup(**options)
         table = run_grid(setup["model"], setup["x"], setup["targets"], setup["methods"], list(metrics or DEFAULT_METRICS),
-                         seed=options["seed"])
+                         seed=options["seed"], show_progress=True)
         click.echo(table.to_markdown())
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
@@ -230,7 +230,7 @@ def report(ctx: click.Context, out: str, shown: int, randomisation: bool, **opti
         setup = _setup(**options)
         built = build_report(setup["model"], setup["x"], setup["targets"], setup["methods"], labels=setup["labels"],
                              classes=setup["classes"], shown=shown, randomisation=randomisation, seed=options["seed"],
-                             model_name=options["model_spec"], data_name=setup["data"].name)
+                             model_name=options["model_spec"], data_name=setup["data"].name, show_progress=True)
         html_path, json_path = write_report(built, out)
         for method in built.data["methods"]:
             verdicts = ", ".join(f"{v['check']}: {v['verdict']}" for v in method["verdicts"])

@@ -8,6 +8,7 @@ again (robustness, randomisation) get the method's explanation function.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,6 +123,48 @@ def _scores_of(result: Any, metric: Metric, batch: int) -> tuple[Tensor, Any]:
     return result.detach(), curve
 
 
+_COUNTS = ("n_samples", "nr_samples", "nr_runs", "regions_evaluation", "n_steps")
+
+
+def metric_cost(metric: Metric, inputs: Tensor) -> str:
+    """What one metric costs per example and method, in model calls, from its settings.
+
+    Example:
+        >>> import torch
+        >>> from veracity.metrics._grid_metrics import as_metric
+        >>> metric_cost(as_metric(("max_sensitivity", {"n_samples": 5})), torch.rand(2, 1, 8, 8))
+        'max_sensitivity: 5 re-explanations per example'
+        >>> metric_cost(as_metric("sparseness"), torch.rand(2, 1, 8, 8))
+        'sparseness: no model call (the map only)'
+    """
+    import inspect
+
+    from veracity.metrics import _grid_metrics as grid_metrics
+
+    groups = {f.__name__: (kind, f) for kind, items in (
+        ("attributions", grid_metrics._WITH_ATTRIBUTIONS), ("explain", grid_metrics._WITH_EXPLANATION),
+        ("map", grid_metrics._ATTRIBUTIONS_ONLY)) for f, _ in items}
+    groups.update({f.__name__: ("map", f) for f in grid_metrics._MASKS})
+    if metric.name.startswith("mprt_") or metric.name == "efficient_mprt":
+        return f"{metric.name}: one re-explanation per randomisable layer (on a batch of every example)"
+    if metric.name not in groups:
+        return f"{metric.name}: unknown (a custom metric)"
+    kind, function = groups[metric.name]
+    if kind == "map":
+        return f"{metric.name}: no model call (the map only)"
+    settings = {k: v.default for k, v in inspect.signature(function).parameters.items()}
+    settings.update(metric.kwargs)
+    count = next((settings[k] for k in _COUNTS if isinstance(settings.get(k), int)), None)
+    if kind == "explain":
+        return f"{metric.name}: {count if count is not None else 'some'} re-explanations per example"
+    if count is not None:
+        return f"{metric.name}: about {count} forward passes per example"
+    step = settings.get("features_in_step", 1)
+    if isinstance(step, int) and step >= 1:
+        return f"{metric.name}: about {max(1, inputs[0].numel() // step)} forward passes per example"
+    return f"{metric.name}: forward passes per example"
+
+
 def evaluate(model: Any, inputs: Tensor, targets: Any, methods: dict[str, Any], metrics: list[Any],
              *, masks: Tensor | None = None, n_bootstrap: int = 1000, confidence: float = 0.95,
              seed: int = 0, show_progress: bool | None = None) -> EvaluationTable:
@@ -135,8 +178,8 @@ def evaluate(model: Any, inputs: Tensor, targets: Any, methods: dict[str, Any], 
     examples and a percentile bootstrap interval (``n_bootstrap`` resamples, seeded).
 
     Progress: ``show_progress=None`` (default) shows a bar, to stderr, once the grid has run
-    for more than 2 seconds, naming the (method, metric) cell being computed; True shows it
-    at once, False never. A metric's method arguments can differ from the method's own: give
+    for more than 2 seconds, naming the cell being computed and its cost (:func:`metric_cost`);
+    True prints every metric's cost first and shows the bar at once; False shows nothing. A metric's method arguments can differ from the method's own: give
     ``("max_sensitivity", {"n_samples": 5, "method_kwargs": {"n_steps": 16}})`` and that metric
     calls the method with ``n_steps=16`` (for Attribution classes and instances, and for
     ``explain(model, inputs, target, **kwargs)`` functions), its attributions included.
@@ -165,15 +208,19 @@ def evaluate(model: Any, inputs: Tensor, targets: Any, methods: dict[str, Any], 
     cells: dict[tuple[str, str], Cell] = {}
     jobs = [(method, metric) for method in explainers for metric in metric_list]
     progress = None
+    costs = {metric.name: metric_cost(metric, inputs) for metric in metric_list}
     if show_progress is None or show_progress:
         from tqdm.auto import tqdm
+        if show_progress:
+            tqdm.write(f"evaluate: {len(explainers)} methods x {len(metric_list)} metrics on {inputs.shape[0]} "
+                       "examples; per method: " + "; ".join(costs.values()), file=sys.stderr)
         progress = tqdm(total=len(jobs), desc="evaluate", leave=False, delay=0 if show_progress else 2.0)
     for method_name, explain in explainers.items():
         attributions = explain_checked(explain, model, inputs, targets)
         context = Context(model, inputs, targets, attributions, explain, masks)
         for metric in metric_list:
             if progress is not None:
-                progress.set_postfix_str(f"{method_name}: {metric.name}", refresh=False)
+                progress.set_postfix_str(f"{method_name}: {costs[metric.name]}", refresh=False)
             kwargs = dict(metric.kwargs)
             method_kwargs = kwargs.pop("method_kwargs", None)
             metric_context = context

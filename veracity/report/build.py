@@ -164,7 +164,7 @@ def build_report(model: Any, inputs: Tensor, targets: Any, methods: dict[str, An
                  shown: int = 8, randomisation: bool = True, seed: int = 0, n_bootstrap: int = 1000,
                  confidence: float = 0.95, title: str = "veracity trust report",
                  model_name: str = "model", data_name: str = "data",
-                 method_notes: dict[str, str] | None = None,
+                 method_notes: dict[str, str] | None = None, evaluation: EvaluationTable | None = None,
                  show_progress: bool | None = None) -> TrustReport:
     """Explain ``inputs`` for ``targets`` with every method, run the checks, gather every number.
 
@@ -174,7 +174,9 @@ def build_report(model: Any, inputs: Tensor, targets: Any, methods: dict[str, An
     with ``randomisation`` the cascading model parameter randomisation test runs too (top
     down, Spearman of |maps| and of signed maps). Each of ``checks`` gets a verdict from the
     interval of its metric. The first ``shown`` examples are drawn. ``labels`` are the true
-    classes when known; ``classes`` their names.
+    classes when known; ``classes`` their names. ``evaluation``: the grid of these methods on
+    these inputs and targets if already computed (``metrics`` is then ignored). Progress bars
+    (stderr) appear when the work takes more than a few seconds (``show_progress=None``).
 
     Example:
         >>> from veracity.attr import Saliency
@@ -193,8 +195,13 @@ def build_report(model: Any, inputs: Tensor, targets: Any, methods: dict[str, An
     outputs = predict(model, inputs)
     predicted = outputs.argmax(1) if outputs.dim() == 2 else torch.zeros(n, dtype=torch.long)
     names = list(classes) if classes is not None else [str(i) for i in range(outputs.shape[-1])]
-    table = evaluate(model, inputs, targets, methods, metric_specs, n_bootstrap=n_bootstrap,
-                     confidence=confidence, seed=seed, show_progress=show_progress)
+    if evaluation is None:
+        table = evaluate(model, inputs, targets, methods, metric_specs, n_bootstrap=n_bootstrap,
+                         confidence=confidence, seed=seed, show_progress=show_progress)
+    elif not isinstance(evaluation, EvaluationTable) or list(evaluation.methods) != list(methods):
+        fail("evaluation", f"an EvaluationTable of the methods {list(methods)}", evaluation, TypeError)
+    else:
+        table = evaluation
     method_rows, attributions, randomisation_results = [], {}, {}
     notes = method_notes or {}
     for name, method in methods.items():
@@ -202,7 +209,7 @@ def build_report(model: Any, inputs: Tensor, targets: Any, methods: dict[str, An
         row: dict[str, Any] = {"name": name, "notes": notes.get(name, "")}
         if randomisation:
             result = model_parameter_randomisation(model, inputs, targets, method, order="top_down", seed=seed,
-                                                   keep_maps=False, show_progress=bool(show_progress))
+                                                   keep_maps=False, show_progress=show_progress is not False)
             randomisation_results[name] = result
             attributions[name] = result.original.detach()
             row["randomisation"], extra = _randomisation_json(result, n_bootstrap, confidence, seed)

@@ -59,6 +59,19 @@ class RandomisationResult:
         """Per-example similarity after the last stage: ``{name: (batch,)}``."""
         return {k: v[-1] for k, v in self.similarity.items()}
 
+    def by_layer(self) -> dict[str, dict[str, float]]:
+        """Mean similarity over examples per stage, keyed by the layer randomised at that stage:
+        ``{layer: {similarity name: mean}}`` in stage order (what :meth:`mean` gives unlabelled).
+
+        Example:
+            >>> r = RandomisationResult(["fc", "conv"], {"spearman": torch.tensor([[0.5, 0.7], [0.1, 0.3]])},
+            ...                         torch.zeros(2))
+            >>> {layer: round(v["spearman"], 3) for layer, v in r.by_layer().items()}
+            {'fc': 0.6, 'conv': 0.2}
+        """
+        means = self.mean()
+        return {stage: {k: float(v[i]) for k, v in means.items()} for i, stage in enumerate(self.stages)}
+
 
 def randomisable_layers(model: nn.Module) -> list[str]:
     """Names of the modules that own parameters directly, in registration (input-to-output) order.
