@@ -141,7 +141,7 @@ def metric_cost(metric: Metric, inputs: Tensor) -> str:
 
     from veracity.metrics import _grid_metrics as grid_metrics
 
-    groups = {f.__name__: (kind, f) for kind, items in (
+    groups: dict[str, tuple[str, Any]] = {f.__name__: (kind, f) for kind, items in (
         ("attributions", grid_metrics._WITH_ATTRIBUTIONS), ("explain", grid_metrics._WITH_EXPLANATION),
         ("map", grid_metrics._ATTRIBUTIONS_ONLY)) for f, _ in items}
     groups.update({f.__name__: ("map", f) for f in grid_metrics._MASKS})
