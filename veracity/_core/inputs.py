@@ -77,8 +77,21 @@ def _one_baseline(value: Any, like: Tensor, name: str) -> Tensor:
     fail(name, f"a tensor of shape {shape}, (1, *{shape[1:]}) or {shape[1:]}", value)
 
 
+def _numpy_and_lists(baselines: Any) -> Any:
+    """Baselines given as numpy arrays become tensors; a list is one baseline per input (a tuple)."""
+    if isinstance(baselines, list):
+        return tuple(_numpy_and_lists(b) for b in baselines)
+    if isinstance(baselines, tuple):
+        return tuple(_numpy_and_lists(b) for b in baselines)
+    if type(baselines).__module__ == "numpy" and hasattr(baselines, "__array__"):
+        return torch.as_tensor(baselines)
+    return baselines
+
+
 def prepare_baselines(baselines: Any, inputs: tuple[Tensor, ...], name: str = "baselines") -> tuple[Tensor, ...]:
-    """One baseline per input, broadcast to the input's shape (views, no copies)."""
+    """One baseline per input, broadcast to the input's shape (views, no copies). Numpy arrays
+    and lists (one baseline per input) are accepted as well."""
+    baselines = _numpy_and_lists(baselines)
     if isinstance(baselines, tuple):
         if len(baselines) != len(inputs):
             fail(name, f"a tuple of {len(inputs)} baselines, one per input", baselines)
@@ -110,6 +123,7 @@ def prepare_baseline_distribution(
         except (TypeError, ValueError):
             takes_args = True
         baselines = baselines(inputs if len(inputs) > 1 else inputs[0]) if takes_args else baselines()
+    baselines = _numpy_and_lists(baselines)
     if baselines is None:
         fail(name, "a tensor (or tuple of tensors) of baseline rows, or a callable returning one",
              baselines, TypeError)
