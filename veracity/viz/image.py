@@ -32,6 +32,8 @@ ImageVisualizationMethod.__doc__ = "The ``method`` values of :func:`visualize_im
 VisualizeSign.__doc__ = "The ``sign`` values of :func:`visualize_image_attr`."
 
 _DEFAULT_CMAPS = {"positive": "Greens", "negative": "Reds", "absolute_value": "Blues"}
+_COLORBAR_LABELS = {"all": "attribution / scale, 0 at the centre", "absolute_value": "|attribution| / scale",
+                    "positive": "positive part / scale", "negative": "|negative part| / scale"}
 
 
 def _prepared(attr: Any, original_image: Any, method: Any, sign: Any, outlier_perc: Any,
@@ -135,7 +137,8 @@ def visualize_image_attr(
         fail("plt_fig_axis", "None or a (figure, axes) tuple", plt_fig_axis, TypeError)
     mappable = draw(ax, attr_hwc, image, method, sign, outlier_perc, cmap, alpha_overlay)
     if show_colorbar and mappable is not None:
-        fig.colorbar(mappable, ax=ax, orientation="horizontal", fraction=0.046, pad=0.04)
+        bar = fig.colorbar(mappable, ax=ax, orientation="horizontal", fraction=0.046, pad=0.04)
+        bar.set_label(_COLORBAR_LABELS[sign] + f" (top {outlier_perc:g}% of the mass saturates)", fontsize=8)
     if title is not None:
         ax.set_title(title)
     if use_pyplot:
