@@ -229,6 +229,34 @@ class _ThroughSelection(torch.autograd.Function):
         return output_grad.view(-1, *([1] * (value.dim() - 1))) * neuron_grad, None
 
 
+class _ThroughSelectionOfTuple(torch.autograd.Function):
+    """:class:`_ThroughSelection` for a layer with several tensors: ``pick`` takes the tuple."""
+
+    @staticmethod
+    def forward(ctx: Any, pick: Callable[[tuple[Tensor, ...]], Tensor], *values: Tensor) -> tuple[Tensor, ...]:
+        ctx.save_for_backward(*(v.detach() for v in values))
+        ctx.pick = pick
+        return tuple(v.clone() for v in values)
+
+    @staticmethod
+    def backward(ctx: Any, *grads: Tensor) -> tuple[Tensor | None, ...]:
+        values = ctx.saved_tensors
+        with torch.enable_grad():
+            points = tuple(v.detach().requires_grad_(v.is_floating_point()) for v in values)
+            wanted = [p for p in points if p.requires_grad]
+            found = iter(torch.autograd.grad(ctx.pick(points).sum(), wanted, allow_unused=True))
+        neuron_grads = [next(found) if p.requires_grad else None for p in points]
+        output_grad = ctx.pick(tuple(torch.zeros_like(v) if g is None else g for g, v in zip(grads, values)))
+        return (None, *(None if g is None else output_grad.view(-1, *([1] * (g.dim() - 1))) * g
+                        for g in neuron_grads))
+
+
+def through_selection_of_tuple(values: tuple[Tensor, ...], pick: Callable[[tuple[Tensor, ...]], Tensor]
+                               ) -> tuple[Tensor, ...]:
+    """:func:`through_selection` for a layer whose input or output is several tensors."""
+    return _ThroughSelectionOfTuple.apply(pick, *values)
+
+
 def through_selection(value: Tensor, pick: Callable[[Tensor], Tensor]) -> Tensor:
     """``value`` unchanged forward; backward, the gradient reaches ``value`` only through the
     selected quantity ``pick(value)`` (one value per row): ``pick(grad) * d pick / d value``.

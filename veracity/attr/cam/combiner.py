@@ -99,10 +99,13 @@ class GradientCam(LayerAttribution, GradientAttribution):
                        interpolate_mode: str | None = None) -> Tensor:
         call = at_layers(self, call, attribute_to_layer_input)
         grads, values = layer_gradients(call)
-        activations, grad = _one_tensor(call, values[0]), grads[0][0]
-        weights = type(self)._weights(grad, activations)
-        cam = combine(activations, weights, relu_attributions, attr_dim_summation)
-        return finish(call, cam, upsample_to_input, interpolate_mode)
+        cams = []
+        for activations, grad in zip(values[0], grads[0]):  # a layer with several tensors: a map each, as Captum
+            _one_tensor(call, (activations,))
+            weights = type(self)._weights(grad, activations)
+            cam = combine(activations, weights, relu_attributions, attr_dim_summation)
+            cams.append(finish(call, cam, upsample_to_input, interpolate_mode))
+        return cams[0] if len(cams) == 1 else tuple(cams)  # type: ignore[return-value]
 
 
 def _one_tensor(call: Call, values: tuple[Tensor, ...]) -> Tensor:

@@ -13,7 +13,14 @@ from typing import Any, Callable
 from torch import Tensor, nn
 
 from veracity._core.call import Call
-from veracity._core.layers import Site, as_layers, layer_name, run_hooked, through_selection
+from veracity._core.layers import (
+    Site,
+    as_layers,
+    layer_name,
+    run_hooked,
+    through_selection,
+    through_selection_of_tuple,
+)
 from veracity._core.targets import TargetIndex
 from veracity._core.validate import fail
 from veracity.attr._base import Attribution
@@ -108,8 +115,7 @@ def conductance_forward(method: NeuronAttribution, selector: Any, to_input: bool
     def run(*args: Any) -> Tensor:
         def change(values: Values) -> Values:
             if len(values) > 1:
-                fail("layer", "a layer with one tensor for neuron conductance",
-                     f"{layer_name(site.forward_func, site.layer)} with {len(values)} tensors")
+                return through_selection_of_tuple(values, lambda vs: select(vs, checked, site))
             return (through_selection(values[0], lambda v: select((v,), checked, site)),)
 
         return run_hooked(method.forward_func, [site], [change], args)
