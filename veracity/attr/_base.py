@@ -7,6 +7,7 @@ import functools
 import re
 from typing import Any, Callable
 
+import torch
 from torch import Tensor
 
 from veracity._core.call import Call
@@ -23,6 +24,7 @@ class Attribution:
     """
 
     _multiply_by_inputs: bool = False
+    _eager_only = False  # rules that intercept activation calls: TorchScript compiles those calls away
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Each ``attribute`` / ``attribute_future`` gets a ``__wrapped__``, as Captum's
@@ -36,6 +38,11 @@ class Attribution:
     def __init__(self, forward_func: Callable[..., Any]) -> None:
         if not callable(forward_func):
             fail("forward_func", "a callable model or function", forward_func, TypeError)
+        if self._eager_only and isinstance(forward_func, (torch.jit.ScriptModule, torch.jit.ScriptFunction)):
+            fail("forward_func", f"an eager model for {type(self).__name__}: its rules intercept the activation "
+                 "calls, which TorchScript compiles away (the result would silently be plain gradients); pass the "
+                 "model before torch.jit.script / trace", f"a TorchScript {type(forward_func).__name__}",
+                 TypeError)
         self.forward_func = forward_func
 
     def attribute(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:

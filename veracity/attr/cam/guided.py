@@ -30,6 +30,8 @@ class GuidedGradCam(LayerAttribution, GradientAttribution):
         torch.Size([2, 1, 10, 10])
     """
 
+    _eager_only = True
+
     def __init__(self, model: nn.Module, layer: nn.Module, device_ids: list[int] | None = None) -> None:
         super().__init__(model, layer, device_ids)
 

@@ -121,6 +121,8 @@ class DeepLift(GradientAttribution):
         True
     """
 
+    _eager_only = True
+
     def __init__(self, model: Callable[..., Any], multiply_by_inputs: bool = True, eps: float = 1e-10) -> None:
         super().__init__(model)
         self._multiply_by_inputs = multiply_by_inputs

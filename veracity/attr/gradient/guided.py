@@ -18,6 +18,8 @@ TensorOrTuple = Tensor | tuple[Tensor, ...]
 class _ReluOverride(GradientAttribution):
     """The gradient with every ReLU's backward pass replaced by ``_rule``."""
 
+    _eager_only = True
+
     _rule: Callable[[ActivationCall], Callable[[Tensor], Tensor]]
 
     def __init__(self, model: Callable[..., Any]) -> None:

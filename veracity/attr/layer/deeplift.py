@@ -74,6 +74,8 @@ class LayerDeepLift(LayerAttribution, GradientAttribution):
         (torch.Size([3, 8]), True)
     """
 
+    _eager_only = True
+
     def __init__(self, model: nn.Module, layer: nn.Module, multiply_by_inputs: bool = True,
                  eps: float = 1e-10) -> None:
         super().__init__(model, layer)

@@ -150,6 +150,8 @@ class NeuronDeepLift(_Multiplying):
         torch.Size([3, 4])
     """
 
+    _eager_only = True
+
     def __init__(self, model: nn.Module, layer: nn.Module, multiply_by_inputs: bool = True,
                  eps: float = 1e-10) -> None:
         super().__init__(model, layer, None, multiply_by_inputs)
@@ -200,6 +202,7 @@ class NeuronDeepLiftShap(NeuronDeepLift):
 
 class _Guided(NeuronAttribution, GradientAttribution):
     _input_method: type
+    _eager_only = True
 
     def __init__(self, model: nn.Module, layer: nn.Module, device_ids: list[int] | None = None) -> None:
         super().__init__(model, layer, device_ids)
