@@ -85,15 +85,15 @@ def test_captum_deeplift_on_a_traced_model_is_plain_gradients() -> None:
 
 
 LAYER = {
-    "LayerActivation": lambda lib, m, l: lib.LayerActivation(m, l).attribute(X),
-    "LayerIntegratedGradients": lambda lib, m, l: lib.LayerIntegratedGradients(m, l).attribute(X, target=0),
-    "LayerConductance": lambda lib, m, l: lib.LayerConductance(m, l).attribute(X, target=0),
-    "LayerGradCam": lambda lib, m, l: lib.LayerGradCam(m, l).attribute(X, target=0),
-    "LayerDeepLift": lambda lib, m, l: lib.LayerDeepLift(m, l).attribute(X, target=0),
-    "NeuronGradient": lambda lib, m, l: lib.NeuronGradient(m, l).attribute(X, 1),
-    "NeuronIntegratedGradients": lambda lib, m, l: lib.NeuronIntegratedGradients(m, l).attribute(X, 1),
-    "DeepLift": lambda lib, m, l: lib.DeepLift(m).attribute(X, target=0),
-    "GuidedBackprop": lambda lib, m, l: lib.GuidedBackprop(m).attribute(X, target=0),
+    "LayerActivation": lambda lib, m, layer: lib.LayerActivation(m, layer).attribute(X),
+    "LayerIntegratedGradients": lambda lib, m, layer: lib.LayerIntegratedGradients(m, layer).attribute(X, target=0),
+    "LayerConductance": lambda lib, m, layer: lib.LayerConductance(m, layer).attribute(X, target=0),
+    "LayerGradCam": lambda lib, m, layer: lib.LayerGradCam(m, layer).attribute(X, target=0),
+    "LayerDeepLift": lambda lib, m, layer: lib.LayerDeepLift(m, layer).attribute(X, target=0),
+    "NeuronGradient": lambda lib, m, layer: lib.NeuronGradient(m, layer).attribute(X, 1),
+    "NeuronIntegratedGradients": lambda lib, m, layer: lib.NeuronIntegratedGradients(m, layer).attribute(X, 1),
+    "DeepLift": lambda lib, m, layer: lib.DeepLift(m).attribute(X, target=0),
+    "GuidedBackprop": lambda lib, m, layer: lib.GuidedBackprop(m).attribute(X, target=0),
 }
 
 
