@@ -26,9 +26,11 @@ PerExampleLoss = Callable[[Tensor, Any], Tensor]
 def gradient_matrix(model: nn.Module, inputs: tuple[Tensor, ...], labels: Any, loss_fn: PerExampleLoss,
                     parameters: list[str] | None = None) -> Tensor:
     """Per-example gradients of ``loss_fn(model(*inputs), labels)`` with respect to
-    ``parameters`` (all that require grad when None), flattened and joined: ``(batch, P)``."""
+    ``parameters`` (all that require grad when None), flattened and joined: ``(batch, P)``.
+    The batch is one vectorised call: its size is the caller's memory choice (Captum's
+    ``batch_size``), as the result holds ``batch * P`` numbers anyway."""
     grads = parameter_gradients(model, inputs, loss_fn=loss_fn, labels=labels, parameters=parameters,
-                                per_example=True)
+                                per_example=True, chunk_rows=inputs[0].shape[0])
     batch = inputs[0].shape[0]
     return torch.cat([g.reshape(batch, -1) for g in grads.values()], dim=1)
 

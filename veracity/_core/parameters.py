@@ -227,6 +227,8 @@ def parameter_gradients(
         for name, value in found.items():
             if not per_example:
                 result[name] = result[name] + value if name in result else value
+            elif start == 0 and stop == batch:
+                result[name] = value  # one chunk: no copy
             else:
                 if name not in result:
                     result[name] = value.new_empty((batch, *value.shape[1:]))
