@@ -93,7 +93,8 @@ def test_foveation_closed_form_and_chunks() -> None:
         for j in range(3):
             pasted = canvas.clone()
             pasted[:, i:i + 2, j:j + 3] = stimulus
-            assert float(got[i, j]) == pytest.approx(float((weight * pasted).sum() + model[1].bias[1].detach()), abs=1e-5)
+            expected = float((weight * pasted).sum() + model[1].bias[1].detach())
+            assert float(got[i, j]) == pytest.approx(expected, abs=1e-5)
     torch.testing.assert_close(foveation_map(model, canvas, stimulus, target=1, chunk_rows=4), got)
     assert foveation_map(model, canvas, stimulus, target=1, stride=2).shape == (3, 2)
     with pytest.raises(ValueError, match="`stimulus`"):
