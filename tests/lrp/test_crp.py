@@ -88,3 +88,16 @@ def test_relevance_maximisation_rejects_bad_input() -> None:
         lrp.relevance_maximization(model, lrp.EpsilonPlus(), shuffled, "4", target="prediction")
     with pytest.raises(TypeError, match="`composite`"):
         lrp.relevance_maximization(model, "EpsilonPlus", data, "4", target="prediction")
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_conditioning_inside_a_residual_block_falls_back_to_full_copies(batch: int) -> None:
+    # above a layer inside a block, the skip connection still carries every copy: the part of
+    # the model above the layer cannot run once for all copies (it does for a block's output)
+    model = resnet_like().double()
+    x = torch.rand(batch, 3, 8, 8, dtype=D)
+    composite = lrp.EpsilonPlus(canonizers=[lrp.ResNetCanonizer()])
+    together = lrp.conditional_relevance(model, composite, x, 1, "block1.conv2", [0, 2, 3])
+    one_by_one = torch.cat([lrp.conditional_relevance(model, composite, x, 1, "block1.conv2", [c], batch_size=batch)
+                            for c in (0, 2, 3)], 1)
+    torch.testing.assert_close(together, one_by_one, atol=1e-12, rtol=1e-10)

@@ -84,13 +84,18 @@ class FunctionalReport(TorchFunctionMode):
             super().__exit__(*exc)
         finally:
             self._hooks.__exit__()
-        if self.warn and self.found and exc[0] is None:
+        if self.warn and exc[0] is None:
+            self.warn_found(stacklevel=5)
+
+    def warn_found(self, stacklevel: int = 4) -> None:
+        """Warn about what was found (nothing when nothing was)."""
+        if self.found:
             listed = "; ".join(f"{fn} in {where}" for where, fn in self.found)
             warnings.warn(f"LRP: operations outside modules with a rule are backpropagated by their plain "
                           f"gradient, which does not conserve relevance: {listed}. Use modules (nn.Tanh, "
                           f"nn.AdaptiveAvgPool2d, ...) for them, a canonizer for residual additions "
                           f"(veracity.lrp.ResNetCanonizer), or give the enclosing module a rule.",
-                          UserWarning, stacklevel=4)
+                          UserWarning, stacklevel=stacklevel)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
         kwargs = kwargs or {}

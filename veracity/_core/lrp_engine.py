@@ -103,7 +103,23 @@ def _hook_taps(hooks: HookSet, model: nn.Module, taps: Sequence[tuple[nn.Module,
             hooks.add(layer.register_forward_hook(post))
 
 
-def _hook_condition(hooks: HookSet, model: nn.Module, layer: nn.Module, current: list[Tensor | None]) -> None:
+class _Collapse(torch.autograd.Function):
+    """Forward: the first of ``copies`` identical stacked copies. Backward: the relevance copied
+    back to every copy and masked. Above a conditioned layer all copies compute the same, so
+    that part of the model runs once (the copies differ only in their backward below it)."""
+
+    @staticmethod
+    def forward(ctx: Any, value: Tensor, copies: int, mask: Tensor) -> Tensor:
+        ctx.copies, ctx.mask = copies, mask
+        return value[: value.shape[0] // copies].clone()
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
+        return grad.repeat(ctx.copies, *([1] * (grad.dim() - 1))) * ctx.mask.to(grad.dtype), None, None
+
+
+def _hook_condition(hooks: HookSet, model: nn.Module, layer: nn.Module, current: list[Tensor | None],
+                    collapse: list[int]) -> None:
     def post(m: nn.Module, args: tuple, out: Any) -> Any:
         mask = current[0]
         if mask is None:
@@ -115,6 +131,10 @@ def _hook_condition(hooks: HookSet, model: nn.Module, layer: nn.Module, current:
             fail("channels", f"masks broadcastable to the layer's output of shape {tuple(out.shape)}",
                  f"shape {tuple(mask.shape)}")
         current[0] = None
+        copies, collapse[0] = collapse[0], 0
+        if copies > 1 and out.shape[0] == mask.shape[0] and out.shape[0] % copies == 0:
+            collapse[1] = copies
+            return _Collapse.apply(out, copies, mask)
         return _Tap.apply(out, lambda grad: grad * mask.to(grad.dtype))
     hooks.add(layer.register_forward_hook(post))
 
@@ -190,8 +210,11 @@ def relevance_pass(call: Call, model: nn.Module, assign: Assign, canonizers: Seq
         seen: list[Values] = [() for _ in taps]
         _hook_taps(hooks, model, taps, records, calls, active, seen)
         current: list[Tensor | None] = [None]
+        # [copies to collapse at the layer (0: none), copies collapsed in this pass]; shared[0]
+        # turns collapsing off when the part above the layer sees the copies another way
+        collapse, shared = [0, 0], [masks is not None and not call.args]
         if masks is not None:
-            _hook_condition(hooks, model, masks[0], current)
+            _hook_condition(hooks, model, masks[0], current, collapse)
         ruled = {id(m) for m in chosen}
 
         def step(start: int, stop: int) -> None:
@@ -200,25 +223,41 @@ def relevance_pass(call: Call, model: nn.Module, assign: Assign, canonizers: Seq
                 calls[i] = 0
             if masks is not None:
                 current[0] = masks[1][start:stop].repeat_interleave(batch, dim=0)
+            collapse[:] = [k if shared[0] and k > 1 else 0, 0]
             with torch.enable_grad():
                 chunk = tuple(t.detach().requires_grad_(t.is_floating_point()) for t in build(start, stop))
                 active[0] = True
+                checker = FunctionalReport(model, ruled)
                 try:
-                    with FunctionalReport(model, ruled, warn=report):
+                    with checker:
                         output = call_forward(call.forward_func, chunk, repeat_args(call.args, batch, k))
+                except RuntimeError:
+                    if not collapse[1]:
+                        raise
+                    output = None  # a skip connection around the layer met the collapsed copies
                 finally:
                     active[0] = False
+                rows = batch if collapse[1] else k * batch
+                if collapse[1] and (output is None or output.dim() == 0 or output.shape[0] != rows):
+                    shared[0] = False  # run this chunk again with every copy through the whole model
+                    step(start, stop)
+                    return
+                assert output is not None
+                if report:
+                    checker.warn_found(stacklevel=6)
                 if masks is not None and current[0] is not None:
                     fail("layer", "a module the model calls", f"{_module_name(model, masks[0])}, never called")
-                if output.dim() == 0 or output.shape[0] != k * batch:
-                    fail("forward_func", f"an output with one row per input row ({k * batch} rows)",
+                if output.dim() == 0 or output.shape[0] != rows:
+                    fail("forward_func", f"an output with one row per input row ({rows} rows)",
                          f"output shape {tuple(output.shape)}")
-                scalars = call.target.repeat(k).scalars(output)
+                scalars = call.target.repeat(rows // batch).scalars(output)
                 if not scalars.requires_grad:
                     fail("forward_func", "an output that depends on the inputs through autograd",
                          "an output with no gradient (is the model run under torch.no_grad()?)")
                 wanted = [t for t in chunk if t.requires_grad]
                 grads = iter(torch.autograd.grad(scalars, wanted, scalars.detach(), allow_unused=True))
+                if collapse[1]:
+                    scalars = scalars.repeat(k)
             found = [next(grads) if t.requires_grad else None for t in chunk]
             for i, (layer, _) in enumerate(taps):
                 if calls[i] == 0:
