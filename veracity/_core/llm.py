@@ -20,6 +20,7 @@ Only this module calls the language model; ``veracity.attr.llm`` builds prompts 
 from __future__ import annotations
 
 import inspect
+from functools import lru_cache
 from typing import Any, Sequence
 
 import torch
@@ -65,13 +66,20 @@ def logits_of(output: Any) -> Tensor:
     return logits
 
 
-def _takes(model: Any, name: str) -> bool:
-    forward = getattr(model, "forward", model)
+@lru_cache(maxsize=64)
+def _parameters(forward_type: type, forward: Any) -> tuple[frozenset[str], bool]:
     try:
         parameters = inspect.signature(forward).parameters
     except (TypeError, ValueError):
-        return False
-    return name in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+        return frozenset(), False
+    return frozenset(parameters), any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+
+
+def _takes(model: Any, name: str, explicit: bool = False) -> bool:
+    """Whether the model's forward takes keyword ``name`` (``explicit``: by name, not **kwargs)."""
+    forward = getattr(type(model), "forward", None) or getattr(model, "forward", model)
+    names, var_keyword = _parameters(type(model), forward)
+    return name in names or (var_keyword and not explicit)
 
 
 def _run(model: Any, ids: Tensor, **extra: Any) -> Any:
@@ -103,11 +111,7 @@ def _shared_prefix(rows: Sequence[Tensor]) -> int:
 
 def _cache_argument(model: Any) -> str:
     """``cache`` (transformers >= 5.x) or ``past_key_values`` (older): the key/value cache's name."""
-    try:
-        parameters = inspect.signature(getattr(model, "forward", model)).parameters
-    except (TypeError, ValueError):
-        return "past_key_values"
-    return "cache" if "cache" in parameters else "past_key_values"
+    return "cache" if _takes(model, "cache", explicit=True) else "past_key_values"
 
 
 def _expand_cache(cache: Any, rows: int) -> Any:
