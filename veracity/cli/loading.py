@@ -34,16 +34,38 @@ class Data:
     name: str
 
 
-def digits_cnn(seed: int = 0, epochs: int = 30) -> nn.Module:
+def digits_cnn(seed: int = 0, epochs: int = 30, cache: bool = True) -> nn.Module:
     """The digits CNN of ``make demo`` (trained in seconds, seeded): ``--model digits``.
 
+    With ``cache`` the trained weights are kept in ``$VERACITY_CACHE`` (default
+    ``~/.cache/veracity``), keyed by seed, epochs and torch version, so later commands skip
+    the training.
+
     Example:
-        >>> digits_cnn(epochs=1).__class__.__name__
+        >>> digits_cnn(epochs=1, cache=False).__class__.__name__
         'DigitsCNN'
     """
-    from veracity.data import load_digits, train_digits_cnn
+    from veracity.data import DigitsCNN, load_digits, train_digits_cnn
 
-    return train_digits_cnn(load_digits(seed=seed), seed=seed, epochs=epochs)
+    folder = Path(os.environ.get("VERACITY_CACHE", Path.home() / ".cache" / "veracity"))
+    path = folder / f"digits_cnn_seed{seed}_epochs{epochs}_torch{torch.__version__}.pt"
+    if cache and path.is_file():
+        try:
+            model = DigitsCNN()
+            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            return model.eval()
+        except Exception:  # a damaged cache file: train again
+            pass
+    model = train_digits_cnn(load_digits(seed=seed), seed=seed, epochs=epochs)
+    if cache:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_suffix(f".{os.getpid()}.tmp")
+            torch.save(model.state_dict(), temporary)
+            temporary.replace(path)
+        except OSError:  # a read-only home: no cache
+            pass
+    return model
 
 
 def load_model(spec: str, weights: str | None = None, device: str = "cpu", seed: int = 0) -> nn.Module:
