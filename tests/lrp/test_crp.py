@@ -101,3 +101,19 @@ def test_conditioning_inside_a_residual_block_falls_back_to_full_copies(batch: i
     one_by_one = torch.cat([lrp.conditional_relevance(model, composite, x, 1, "block1.conv2", [c], batch_size=batch)
                             for c in (0, 2, 3)], 1)
     torch.testing.assert_close(together, one_by_one, atol=1e-12, rtol=1e-10)
+
+
+def test_all_channels_in_one_forward_and_one_backward() -> None:
+    model = vgg_like().double()
+    x = torch.rand(2, 3, 8, 8, dtype=D)
+    rows: dict[str, list[int]] = {"model": [], "head": []}
+    hooks = [model.register_forward_pre_hook(lambda m, a: rows["model"].append(a[0].shape[0])),
+             model[11].register_forward_pre_hook(lambda m, a: rows["head"].append(a[0].shape[0]))]
+    try:
+        heatmaps = lrp.conditional_relevance(model, lrp.EpsilonPlus(), x, 0, "4")
+    finally:
+        for handle in hooks:
+            handle.remove()
+    assert heatmaps.shape == (2, 8, 3, 8, 8)
+    assert rows["model"] == [1, 16]  # the layer's shape (one example), then all 8 channels x 2 examples
+    assert rows["head"] == [1, 2]  # above the layer the copies are the same: they run once

@@ -189,7 +189,8 @@ def relevance_pass(call: Call, model: nn.Module, assign: Assign, canonizers: Seq
         return tuple(t.repeat(k, *([1] * (t.dim() - 1))) if k > 1 else t for t in call.inputs)
 
     points = Points.of(n_points, call.inputs, build)
-    size = n_points if masks is None else points_per_chunk(points, chunk_rows, "batch_size")
+    # the memory ceiling, not a tuned smaller size: every chunk runs the part above the layer once
+    size = n_points if masks is None else int(points_per_chunk(points, chunk_rows, "batch_size"))
     with contextlib.ExitStack() as stack:
         for factory in canonizers:
             stack.enter_context(factory(model, probe))

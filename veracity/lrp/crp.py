@@ -7,7 +7,8 @@ Rules are linear in the relevance, so the heatmaps over all channels sum to the 
 one, provided every path from the output to the input goes through the layer (in a residual
 network, condition on a block's output: relevance on a skip connection *around* a layer is not
 masked by that layer's condition). :func:`conditional_relevance` evaluates many channels as
-stacked copies of the batch: one forward and one backward per chunk of channels, not a loop.
+stacked copies of the batch: one forward and one backward per chunk of channels, not a loop;
+the copies are the same above the layer, so that part of the model runs once per chunk.
 """
 
 from __future__ import annotations
