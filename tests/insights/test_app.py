@@ -57,9 +57,25 @@ def test_attributions_are_the_closed_forms(client: TestClient) -> None:
     scores = {s["metric"]: s for s in result["results"][1]["scores"]}
     assert set(scores) == {"sparseness", "faithfulness_correlation", "max_sensitivity", "mprt_spearman_abs"}
     assert scores["max_sensitivity"]["verdict"] in ("pass", "fail") and scores["max_sensitivity"]["threshold"] == 0.5
-    # default target: the predicted class
+    # default target: the true label (Captum's use_label_for_attr=True), else the predicted class
     default = client.post("/api/attribute", json={"example": 4, "methods": [{"name": "InputXGradient"}]}).json()
-    assert default["target"] == int(linear_model()(x[4:5]).argmax())
+    assert default["target"] == default["label"] == 1
+    predicted = visualizer(use_label_for_attr=False).explorer.attribute(4, [{"name": "InputXGradient"}])
+    assert predicted["target"] == int(linear_model()(x[4:5]).argmax())
+
+
+def test_render_serves_in_the_background() -> None:
+    import json
+    import urllib.request
+
+    viz = visualizer()
+    url = viz.render()
+    try:
+        assert isinstance(url, str) and url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(url + "api/config", timeout=10) as response:
+            assert json.loads(response.read())["classes"] == CLASSES
+    finally:
+        viz.stop()
 
 
 @pytest.mark.parametrize("body, message", [

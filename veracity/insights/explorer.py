@@ -67,8 +67,10 @@ class Explorer:
     """The dataset materialised (transforms applied), predictions, and attribution requests."""
 
     def __init__(self, models: Sequence[Any], classes: Sequence[str], features: Sequence[BaseFeature],
-                 dataset: Any, score_func: Callable[[Tensor], Tensor] | None = None, max_examples: int = 500) -> None:
+                 dataset: Any, score_func: Callable[[Tensor], Tensor] | None = None, max_examples: int = 500,
+                 use_label_for_attr: bool = True) -> None:
         self.models, self.classes, self.features = list(models), [str(c) for c in classes], list(features)
+        self.use_label_for_attr = use_label_for_attr
         self.score_func = score_func
         inputs: list[list[Tensor]] = [[] for _ in self.features]
         labels: list[Tensor] = []
@@ -150,8 +152,10 @@ class Explorer:
             raise RequestError(f"methods: expected a list of 1 to {len(METHODS)} methods")
         specs = [self._method(m) for m in methods]
         net, outputs = self.models[model], self.outputs[model]
-        if target is None:
-            target = int(outputs[example].argmax())
+        if target is None:  # as Captum Insights: the true label, or the prediction
+            label = int(self.labels[example])
+            use_label = self.use_label_for_attr and 0 <= label < outputs.shape[1]
+            target = label if use_label else int(outputs[example].argmax())
         if isinstance(target, bool) or not isinstance(target, int) or not 0 <= target < outputs.shape[1]:
             raise RequestError(f"target: expected a class index in 0..{outputs.shape[1] - 1}, got {target!r:.40}")
         x = tuple(part[example:example + 1] for part in self.inputs)

@@ -23,7 +23,8 @@ class AttributionVisualizer:
     :class:`~veracity.insights.ImageFeature` / ``TextFeature`` / ``GeneralFeature`` per model
     input; ``dataset``: an iterable of :class:`~veracity.insights.Batch` (the first
     ``max_examples`` examples are kept); ``score_func``: applied to the outputs to show a
-    score (e.g. softmax). Needs the ``app`` extra (Starlette, uvicorn) to serve.
+    score (e.g. softmax); ``use_label_for_attr``: explain the true label (True, Captum's
+    default) or the predicted class, unless the request names a target. Needs the ``app`` extra (Starlette, uvicorn) to serve.
 
     Example:
         >>> import torch
@@ -47,7 +48,8 @@ class AttributionVisualizer:
         if isinstance(classes, str) or not all(isinstance(c, str) for c in classes):
             raise TypeError("`classes`: expected a list of class names (strings)")
         self.use_label_for_attr = use_label_for_attr
-        self.explorer = Explorer(model_list, classes, feature_list, dataset, score_func, max_examples)
+        self.explorer = Explorer(model_list, classes, feature_list, dataset, score_func, max_examples,
+                                 use_label_for_attr)
         self.url: str | None = None
         self._server: Any = None
         self._thread: threading.Thread | None = None
