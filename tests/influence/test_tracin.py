@@ -159,6 +159,10 @@ def test_batch_size_does_not_change_scores(setup):
                .influence(setup["test"]) for b in (1, 6, 13)]
     _close(results[0], results[1])
     _close(results[0], results[2])
+    from torch.utils.data import DataLoader, TensorDataset
+    loader = DataLoader(TensorDataset(*setup["test"]), batch_size=3)
+    tracin = TracInCP(model, DataLoader(setup["data"], batch_size=4), setup["paths"], load_with_lr, loss_fn=NONE)
+    _close(tracin.influence(loader), results[0])
 
 
 def test_user_model_untouched(setup):

@@ -36,7 +36,7 @@ def load_flexible_state_dict(model: nn.Module, path: str) -> float:
         >>> load_flexible_state_dict(nn.Linear(2, 1), path)
         0.5
     """
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(checkpoint, dict):
         raise ValueError(f"{path!r} holds {describe(checkpoint)}, not a state dict")
     learning_rate = float(checkpoint.get("learning_rate", 1.0))
