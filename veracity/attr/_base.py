@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import re
+import types
 from typing import Any, Callable
 
 import torch
@@ -114,11 +115,13 @@ def convergence_delta(attributions: tuple[Tensor, ...], output_difference: Tenso
 
 
 def _wrapped(method: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(method)
     def attribute(*args: Any, **kwargs: Any) -> Any:
         return method(*args, **kwargs)
 
-    return attribute
+    # the wrapper lives in the method's module (its globals), so doctest still finds its examples
+    wrapper = types.FunctionType(attribute.__code__, getattr(method, "__globals__", {}), method.__name__,
+                                 None, attribute.__closure__)
+    return functools.update_wrapper(wrapper, method)
 
 
 class PerturbationAttribution(Attribution):
