@@ -138,7 +138,7 @@ class CompositeCanonizer(Canonizer):
     """
 
     def __init__(self, canonizers: Sequence[Canonizer]) -> None:
-        self.canonizers = check_canonizers(canonizers)
+        self.canonizers = _check_canonizers(canonizers)
 
     def bind(self, model: nn.Module, probe: Probe) -> contextlib.AbstractContextManager:
         return Compose(*(_Bound(c, model, probe) for c in self.canonizers))
@@ -160,7 +160,7 @@ class _Bound(contextlib.AbstractContextManager):
         return None if active is None else active.__exit__(*exc)
 
 
-def check_canonizers(canonizers: Any) -> list[Canonizer]:
+def _check_canonizers(canonizers: Any) -> list[Canonizer]:
     """``None`` or a list of :class:`Canonizer`; anything else is an error naming it."""
     if canonizers is None:
         return []
@@ -170,7 +170,7 @@ def check_canonizers(canonizers: Any) -> list[Canonizer]:
     return list(canonizers)
 
 
-def factory(canonizer: Canonizer) -> Callable[[nn.Module, Probe], contextlib.AbstractContextManager]:
+def _factory(canonizer: Canonizer) -> Callable[[nn.Module, Probe], contextlib.AbstractContextManager]:
     """The engine's form: ``(model, probe) -> context manager``, bound on entry."""
     return lambda model, probe: _Bound(canonizer, model, probe)
 

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from veracity._core.canonizers import Sum
 from veracity._core.validate import fail
-from veracity.lrp.canonizers import Canonizer, check_canonizers, factory
+from veracity.lrp.canonizers import Canonizer, _check_canonizers, _factory
 from veracity.lrp.rules import AlphaBeta, Epsilon, Flat, Gamma, Norm, Pass, ZBox, ZPlus
 
 __all__ = ["Composite", "LayerMapComposite", "SpecialFirstLayerMapComposite", "NameMapComposite",
@@ -37,6 +37,12 @@ LayerMap = Sequence[tuple[Any, Any]]
 
 
 def layer_map_base(stabilizer: float = 1e-6) -> list[tuple[Any, Any]]:
+    """Zennit's base map, the start of every named composite.
+
+    Example:
+        >>> [type(rule).__name__ for _, rule in layer_map_base()]
+        ['Pass', 'Norm', 'Norm', 'Pass']
+    """
     return [(ACTIVATION, Pass()), (Sum, Norm(stabilizer)), (AVG_POOL, Norm(stabilizer)), (BATCH_NORM, Pass())]
 
 
@@ -69,7 +75,7 @@ class Composite:
     """
 
     def __init__(self, canonizers: Sequence[Canonizer] | None = None) -> None:
-        self.canonizers = check_canonizers(canonizers)
+        self.canonizers = _check_canonizers(canonizers)
 
     def rule_for(self, context: dict, name: str, module: nn.Module) -> Any:
         return None
@@ -85,7 +91,7 @@ class Composite:
         return chosen
 
     def canonizer_factories(self) -> list[Callable]:
-        return [factory(c) for c in self.canonizers]
+        return [_factory(c) for c in self.canonizers]
 
     def assignment(self, model: nn.Module, example: Tensor | tuple[Tensor, ...] | None = None) -> dict[str, str]:
         """The rule each module gets, by name (the canonizers applied; ``example`` inputs for those

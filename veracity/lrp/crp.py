@@ -27,7 +27,13 @@ __all__ = ["conditional_relevance", "concept_relevance", "resolve_layer"]
 
 
 def resolve_layer(model: nn.Module, layer: nn.Module | str) -> nn.Module:
-    """A module of ``model``, given as the module or its name in ``named_modules()``."""
+    """A module of ``model``, given as the module or its name in ``named_modules()``.
+
+    Example:
+        >>> model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU())
+        >>> resolve_layer(model, "1") is model[1]
+        True
+    """
     if isinstance(layer, str):
         named = dict(model.named_modules())
         if layer not in named:
@@ -110,10 +116,10 @@ def concept_relevance(model: nn.Module, composite: Composite, inputs: Tensor | t
     module = resolve_layer(model, layer)
     call = Call.of(model, inputs, target, additional_forward_args, need_float=True)
     result = relevance_pass(call, model, composite.assign, composite.canonizer_factories(), taps=[(module, False)])
-    return channel_sums(result.taps[0][0], channels, abs_norm)
+    return _channel_sums(result.taps[0][0], channels, abs_norm)
 
 
-def channel_sums(relevance: Tensor, channels: Sequence[int] | int | None, abs_norm: bool = False) -> Tensor:
+def _channel_sums(relevance: Tensor, channels: Sequence[int] | int | None, abs_norm: bool = False) -> Tensor:
     """Per example and channel, the sum over every other dimension; the chosen channels."""
     if relevance.dim() < 2:
         fail("layer", "a layer whose output has a channel dimension (batch, channels, ...)",
