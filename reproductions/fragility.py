@@ -82,7 +82,8 @@ def run(folder: Path | None = None, seed: int = 0) -> dict[str, Any]:
 
 
 def table(measured: dict[str, Any]) -> str:
-    lines = ["| perturbation | top-8 intersection | Spearman | center shift (px) | label kept |", "|---|---|---|---|---|"]
+    lines = ["| perturbation | top-8 intersection | Spearman | center shift (px) | label kept |",
+             "|---|---|---|---|---|"]
     for name in ("random_single", "random_best_top_k", "random_best_mass_center", "top_k", "mass_center",
                  "top_k_without_surrogate"):
         row = measured[name]

@@ -44,7 +44,7 @@ def _explicit(convex: dict, reg: float) -> tuple[torch.Tensor, torch.Tensor]:
     hessian = hessian + reg * torch.eye(len(flat), dtype=torch.float64)
 
     def grads(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return torch.stack([torch.autograd.functional.jacobian(lambda v: loss(v, x[i:i + 1], y[i:i + 1]), flat)
+        return torch.stack([torch.autograd.functional.jacobian(lambda v, i=i: loss(v, x[i:i + 1], y[i:i + 1]), flat)
                             for i in range(len(x))])
 
     train = grads(convex["x"], convex["y"])

@@ -15,8 +15,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from tests.influence.conftest import load_with_lr
-from veracity.influence import (SimilarityInfluence, TracInCP, TracInCPFast, TracInCPFastRandProj,
-                                euclidean_distance)
+from veracity.influence import SimilarityInfluence, TracInCP, TracInCPFast, TracInCPFastRandProj, euclidean_distance
 
 NONE = nn.CrossEntropyLoss(reduction="none")
 
@@ -58,7 +57,7 @@ def test_tracincp_is_the_sum_over_checkpoints_of_lr_times_gradient_products(setu
         replica = copy.deepcopy(model)
         lr = load_with_lr(replica, path)
 
-        def grads(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        def grads(x: torch.Tensor, y: torch.Tensor, replica: nn.Module = replica) -> torch.Tensor:
             rows = []
             for i in range(len(x)):
                 g = torch.autograd.grad(NONE(replica(x[i:i + 1]), y[i:i + 1]).sum(), list(replica.parameters()))
@@ -95,7 +94,8 @@ def test_tracincp_fast_hand_formula(setup):
         replica = copy.deepcopy(model)
         lr = load_with_lr(replica, path)
         with torch.no_grad():
-            def parts(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            def parts(x: torch.Tensor, y: torch.Tensor,
+                      replica: nn.Module = replica) -> tuple[torch.Tensor, torch.Tensor]:
                 hidden = torch.tanh(replica[0](x))
                 return torch.softmax(replica[2](hidden), 1) - nn.functional.one_hot(y, 3), hidden
             g_t, a_t = parts(tx, ty)

@@ -103,8 +103,8 @@ def per_example_loss(loss_fn: Any) -> Callable[[Tensor, Any], Tensor]:
     if reduction == "none":
         return loss_fn
     if reduction is not None and isinstance(loss_fn, nn.Module):
-        unreduced = copy.copy(loss_fn)
-        setattr(unreduced, "reduction", "none")
+        unreduced: Any = copy.copy(loss_fn)
+        unreduced.reduction = "none"
         return unreduced
     return lambda outputs, labels: loss_fn(outputs, labels).reshape(-1)
 

@@ -13,8 +13,14 @@ from torch import Tensor, nn
 
 from veracity._core.progress import progress_bar
 from veracity._core.validate import check_positive_int, fail
-from veracity.influence._data import (Batch, KMostInfluentialResults, batches_of, checkpoint_list, load_checkpoint,
-                                      load_flexible_state_dict)
+from veracity.influence._data import (
+    Batch,
+    KMostInfluentialResults,
+    batches_of,
+    checkpoint_list,
+    load_checkpoint,
+    load_flexible_state_dict,
+)
 
 
 class DataInfluence(ABC):

@@ -18,8 +18,15 @@ from torch import Tensor, nn
 from veracity._core.influence import gradient_matrix, loss_hessian, loss_hvp
 from veracity._core.progress import progress_bar
 from veracity._core.validate import check_positive_int, fail
-from veracity.influence._data import (Batch, KMostInfluentialResults, batches_of, load_checkpoint,
-                                      load_flexible_state_dict, per_example_loss, require_reduction)
+from veracity.influence._data import (
+    Batch,
+    KMostInfluentialResults,
+    batches_of,
+    load_checkpoint,
+    load_flexible_state_dict,
+    per_example_loss,
+    require_reduction,
+)
 from veracity.influence.base import DataInfluence
 from veracity.influence.tracincp import layer_parameters
 
@@ -138,7 +145,8 @@ class ArnoldiInfluenceFunction(_InfluenceFunction):
     """Influence functions whose top eigenpairs come from ``arnoldi_dim`` steps of the Arnoldi
     iteration on Hessian-vector products (double backward over ``hessian_dataset``), never
     forming the Hessian; the iteration stops early when the Krylov space is exhausted (a new
-    direction's norm below ``arnoldi_tol * 1e-8`` times the largest Hessenberg entry). Starts from a random vector drawn under ``seed``.
+    direction's norm below ``arnoldi_tol * 1e-8`` times the largest Hessenberg entry). Starts from a
+    random vector drawn under ``seed``.
 
     Example:
         >>> import os, tempfile
@@ -158,7 +166,8 @@ class ArnoldiInfluenceFunction(_InfluenceFunction):
                  hessian_dataset: Any = None, test_loss_fn: Callable | None = None,
                  sample_wise_grads_per_batch: bool = False, projection_dim: int = 50, seed: int = 0,
                  arnoldi_dim: int = 200, arnoldi_tol: float = 1e-1, hessian_reg: float = 1e-3,
-                 hessian_inverse_tol: float = 1e-4, projection_on_cpu: bool = True, show_progress: bool = False) -> None:
+                 hessian_inverse_tol: float = 1e-4, projection_on_cpu: bool = True,
+                 show_progress: bool = False) -> None:
         self.seed = seed
         self.arnoldi_dim = check_positive_int("arnoldi_dim", arnoldi_dim)
         self.arnoldi_tol = arnoldi_tol

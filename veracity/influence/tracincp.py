@@ -9,10 +9,16 @@ import torch
 from torch import Tensor, nn
 
 from veracity._core.influence import gradient_matrix
-from veracity.influence._data import Batch, KMostInfluentialResults, batches_of, load_flexible_state_dict, \
-    per_example_loss, require_reduction
-from veracity.influence.base import TracInCPBase
 from veracity._core.validate import fail
+from veracity.influence._data import (
+    Batch,
+    KMostInfluentialResults,
+    batches_of,
+    load_flexible_state_dict,
+    per_example_loss,
+    require_reduction,
+)
+from veracity.influence.base import TracInCPBase
 
 
 def layer_parameters(model: nn.Module, layers: list[str] | None) -> list[str] | None:

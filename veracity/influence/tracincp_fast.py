@@ -13,8 +13,14 @@ from torch import Tensor, nn
 
 from veracity._core.influence import layer_input_and_output_gradient
 from veracity._core.validate import check_positive_int, fail
-from veracity.influence._data import (Batch, KMostInfluentialResults, batches_of, load_flexible_state_dict,
-                                      loss_reduction, require_reduction)
+from veracity.influence._data import (
+    Batch,
+    KMostInfluentialResults,
+    batches_of,
+    load_flexible_state_dict,
+    loss_reduction,
+    require_reduction,
+)
 from veracity.influence.base import TracInCPBase
 
 

@@ -3,8 +3,7 @@ parameter search; and attacks on explanations (Ghorbani et al. 2019)."""
 
 from veracity.robust.comparator import AttackComparator
 from veracity.robust.fgsm import FGSM
-from veracity.robust.fragility import (FragilityResult, explanation_attack, random_sign_perturbation,
-                                       softplus_surrogate)
+from veracity.robust.fragility import FragilityResult, explanation_attack, random_sign_perturbation, softplus_surrogate
 from veracity.robust.fragility_metrics import center_shift, saliency_image, spearman, top_k_intersection
 from veracity.robust.min_param import MinParamPerturbation
 from veracity.robust.perturbation import Perturbation

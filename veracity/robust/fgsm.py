@@ -9,8 +9,14 @@ from torch import Tensor
 
 from veracity._core.attack import loss_input_gradients
 from veracity._core.inputs import format_like, prepare_additional_args
-from veracity.robust.perturbation import (Perturbation, check_bounds, check_number, loss_of,
-                                          prepare_attack_inputs, prepare_mask)
+from veracity.robust.perturbation import (
+    Perturbation,
+    check_bounds,
+    check_number,
+    loss_of,
+    prepare_attack_inputs,
+    prepare_mask,
+)
 
 
 class FGSM(Perturbation):

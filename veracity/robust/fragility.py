@@ -22,8 +22,14 @@ from torch import Tensor, nn
 from veracity._core.attack import explanation_maps, model_outputs, objective_input_gradient
 from veracity._core.progress import progress_bar
 from veracity._core.validate import check_choice, check_positive_int, fail
-from veracity.robust.fragility_metrics import (center_of_mass, center_shift, saliency_image, spearman,
-                                               top_k_intersection, top_k_mask)
+from veracity.robust.fragility_metrics import (
+    center_of_mass,
+    center_shift,
+    saliency_image,
+    spearman,
+    top_k_intersection,
+    top_k_mask,
+)
 from veracity.robust.perturbation import check_bounds, check_number, prepare_attack_inputs
 
 METHODS = ("saliency", "input_x_gradient", "integrated_gradients", "smoothgrad")
@@ -63,7 +69,7 @@ def softplus_surrogate(model: nn.Module, beta: float = 10.0) -> nn.Module:
         'Softplus'
     """
     copied = copy.deepcopy(model)
-    for name, module in list(copied.named_modules()):
+    for module in list(copied.modules()):
         for child_name, child in list(module.named_children()):
             if isinstance(child, nn.ReLU):
                 setattr(module, child_name, nn.Softplus(beta=beta))

@@ -11,8 +11,7 @@ from veracity._core.inputs import format_like, prepare_additional_args
 from veracity._core.progress import progress_bar
 from veracity._core.validate import check_choice, check_positive_int
 from veracity.robust.fgsm import FGSM
-from veracity.robust.perturbation import (Perturbation, check_bounds, check_number, prepare_attack_inputs,
-                                          prepare_mask)
+from veracity.robust.perturbation import Perturbation, check_bounds, check_number, prepare_attack_inputs, prepare_mask
 
 
 def project(origin: Tensor, moved: Tensor, radius: float, norm: str) -> Tensor:
@@ -26,7 +25,8 @@ def project(origin: Tensor, moved: Tensor, radius: float, norm: str) -> Tensor:
     return origin + diff * scale.reshape(-1, *([1] * (diff.dim() - 1)))
 
 
-def random_ball_point(origin: Tensor, radius: float, norm: str, mask: Tensor, generator: torch.Generator | None) -> Tensor:
+def random_ball_point(origin: Tensor, radius: float, norm: str, mask: Tensor,
+                      generator: torch.Generator | None) -> Tensor:
     """A point drawn uniformly from the ``norm`` ball of ``radius`` around each example."""
     if norm == "Linf":
         offset = (torch.rand(origin.shape, generator=generator, dtype=origin.dtype, device=origin.device) * 2 - 1)
