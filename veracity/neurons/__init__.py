@@ -16,6 +16,7 @@ from veracity.neurons.ablation import (
     zero_neurons,
 )
 from veracity.neurons.activations import layer_activations, named_layers, token_activations
+from veracity.neurons.pcace import PCACEResult, maximal_correlation, pcace_ranking
 from veracity.neurons.probe import LinearProbe, train_probe
 from veracity.neurons.ranking import (
     bottom_neurons,
@@ -26,7 +27,7 @@ from veracity.neurons.ranking import (
     top_neurons_hard_threshold,
 )
 
-__all__ = ["AblationTable", "LinearProbe", "ablation_table", "bottom_neurons", "filter_neurons", "keep_neurons",
-           "layer_activations", "model_ablation", "named_layers", "neuron_ordering", "probeless_ordering",
-           "random_neurons", "token_activations", "top_neurons", "top_neurons_hard_threshold", "train_probe",
-           "zero_neurons"]
+__all__ = ["AblationTable", "LinearProbe", "PCACEResult", "ablation_table", "bottom_neurons", "filter_neurons",
+           "keep_neurons", "layer_activations", "maximal_correlation", "model_ablation", "named_layers",
+           "neuron_ordering", "pcace_ranking", "probeless_ordering", "random_neurons", "token_activations",
+           "top_neurons", "top_neurons_hard_threshold", "train_probe", "zero_neurons"]
