@@ -28,7 +28,8 @@ MODEL_NAMES = {"forward_func", "model"}
 ENGINE = "veracity._core"
 # Training and demo code, not explanation code: they train or score the model they built
 # themselves (the digits CNN), outside any attribution, so the engine rule does not apply.
-TRAINING_CODE = frozenset({"veracity.data.digits", "veracity.demo", "veracity.text.classifier"})
+TRAINING_CODE = frozenset({"veracity.data.digits", "veracity.demo", "veracity.text.classifier",
+                           "veracity.training.saliency_guided"})
 
 
 @dataclass(frozen=True)

@@ -138,7 +138,7 @@ _METHODS = [
     _method("DeepLift", "gradient", baseline_kind="single", **_COMPLETE, **_DELTA, **_EXACT),
     _method("DeepLiftShap", "gradient", **_SHAP_LIKE, **_COMPLETE, **_DELTA, **_EXACT),
     _method("SplitIntegratedGradients", "gradient", **_IG_LIKE, **_EXACT),
-    _method("GuidedIntegratedGradients", "gradient", baseline_kind="single", **_COMPLETE, **_DELTA, **_EXACT),
+    _method("GuidedIntegratedGradients", "gradient", baseline_kind="single", **_DELTA, **_EXACT),
     _method("BlurIntegratedGradients", "gradient", chunk_arg=_IBS, **_EXACT),
     _method("GeometricallyGuidedIntegratedGradients", "gradient", **_IG_LIKE, **_DELTA, **_EXACT),
     _method("GuidedBackprop", "gradient", closed_form="W", **_EXACT),

@@ -83,7 +83,7 @@ FIXTURES: dict[str, list[Spec]] = {
     "SplitIntegratedGradients": [
         Spec("SplitIntegratedGradients", "SplitIntegratedGradients", kwargs=lambda x: {"n_steps": 30})],
     "GuidedIntegratedGradients": [Spec("GuidedIntegratedGradients", "GuidedIntegratedGradients",
-                                       kwargs=lambda x: {"n_steps": 400, "baselines": 0.1 * torch.ones_like(x)})],
+                                       kwargs=lambda x: {"n_steps": 20, "baselines": 0.1 * torch.ones_like(x)})],
     "BlurIntegratedGradients": [
         Spec("BlurIntegratedGradients", "BlurIntegratedGradients", kwargs=lambda x: {"n_steps": 32, "max_sigma": 3.0})],
     "GeometricallyGuidedIntegratedGradients": [Spec("GeometricallyGuidedIntegratedGradients",
