@@ -46,13 +46,15 @@ class FGSM(Perturbation):
         return torch.clamp(x, self.lower_bound, self.upper_bound)
 
     def step(self, inputs: tuple[Tensor, ...], epsilon: float, target: Any, args: tuple[Any, ...], targeted: bool,
-             masks: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
-        """One FGSM step on already checked inputs (PGD's inner step)."""
+             masks: tuple[Tensor, ...], bounded: bool = True) -> tuple[Tensor, ...]:
+        """One FGSM step on already checked inputs; ``bounded=False`` skips the clamp (PGD
+        clamps after its projection)."""
         grads, _ = loss_input_gradients(self.forward_func, inputs, args,
                                         loss_of(self.loss_func, target, inputs[0].shape[0]))
         sign = -1.0 if targeted else 1.0
-        return tuple(self.bound(torch.where(g.abs() > self.zero_thresh, x + sign * epsilon * g.sign() * m, x))
-                     for x, g, m in zip(inputs, grads, masks))
+        moved = tuple(torch.where(g.abs() > self.zero_thresh, x + sign * epsilon * g.sign() * m, x)
+                      for x, g, m in zip(inputs, grads, masks))
+        return tuple(self.bound(x) for x in moved) if bounded else moved
 
     def perturb(self, inputs: Any, epsilon: float, target: Any, additional_forward_args: Any = None,
                 targeted: bool = False, mask: Any = None) -> Any:

@@ -15,14 +15,12 @@ from veracity.robust.perturbation import Perturbation, check_bounds, check_numbe
 
 
 def project(origin: Tensor, moved: Tensor, radius: float, norm: str) -> Tensor:
-    """``moved`` pulled back into the ``norm`` ball of ``radius`` around ``origin`` (per example)."""
+    """``moved`` pulled back into the ``norm`` ball of ``radius`` around ``origin`` (per example;
+    for L2 by ``torch.renorm``, which lands just inside the sphere, as Captum's)."""
     diff = moved - origin
     if norm == "Linf":
         return origin + diff.clamp(-radius, radius)
-    flat = diff.reshape(diff.shape[0], -1)
-    length = flat.norm(dim=1).clamp_min(1e-12)
-    scale = torch.where(length > radius, radius / length, torch.ones_like(length))
-    return origin + diff * scale.reshape(-1, *([1] * (diff.dim() - 1)))
+    return origin + torch.renorm(diff, 2, 0, radius)
 
 
 def random_ball_point(origin: Tensor, radius: float, norm: str, mask: Tensor,
@@ -43,7 +41,7 @@ class PGD(Perturbation):
     """Iterated FGSM steps of ``step_size``, each projected back into the ``norm`` ball
     (``"Linf"`` or ``"L2"``) of ``radius`` around the inputs and clamped to the bounds, from the
     inputs or (``random_start``) a uniform point of the ball. As in Captum, the step is the
-    signed gradient for both norms. ``seed`` (an addition) makes the random start reproducible;
+    signed gradient for both norms, and each step is projected before it is clamped. ``seed`` (an addition) makes the random start reproducible;
     ``show_progress`` shows a bar over the steps.
 
     Example:
@@ -86,7 +84,7 @@ class PGD(Perturbation):
                             for t, m in zip(current, masks))
         with progress_bar(step_num, show_progress, "PGD") as bar:
             for _ in range(step_num):
-                moved = self.fgsm.step(current, step_size, target, args, targeted, masks)
+                moved = self.fgsm.step(current, step_size, target, args, targeted, masks, bounded=False)
                 current = tuple(self.bound(project(t, m, radius, norm)) for t, m in zip(tup, moved))
                 bar.update()
         return format_like(was_tuple, current)
