@@ -41,8 +41,9 @@ class PGD(Perturbation):
     """Iterated FGSM steps of ``step_size``, each projected back into the ``norm`` ball
     (``"Linf"`` or ``"L2"``) of ``radius`` around the inputs and clamped to the bounds, from the
     inputs or (``random_start``) a uniform point of the ball. As in Captum, the step is the
-    signed gradient for both norms, and each step is projected before it is clamped. ``seed`` (an addition) makes the random start reproducible;
-    ``show_progress`` shows a bar over the steps.
+    signed gradient for both norms, and each step is projected before it is clamped. ``seed``
+    (an addition) makes the random start reproducible; ``show_progress`` shows a bar over the
+    steps.
 
     Example:
         >>> model = torch.nn.Linear(2, 2, bias=False)
