@@ -34,6 +34,7 @@ class MinParamPerturbation:
     ``(None, None)``.
 
     Example:
+        >>> import torch
         >>> model = torch.nn.Linear(1, 2, bias=False)
         >>> with torch.no_grad():
         ...     _ = model.weight.copy_(torch.tensor([[1.0], [0.0]]))
