@@ -70,3 +70,42 @@ def test_each_rule_equals_zennit_on_every_layer(ours, theirs) -> None:
     zennits = zc.LayerMapComposite([(affine, theirs), (nn.ReLU, zr.Pass()), (nn.BatchNorm2d, zr.Pass())])
     torch.testing.assert_close(attr.LRP(model, composite=mine).attribute(x, target=1),
                                _zennit(model, zennits, x, 1), atol=1e-6, rtol=1e-6)
+
+
+class _ZennitBlock(nn.Module):
+    """The ResNet-like block with Zennit's own Sum layer, BatchNorms merged by hand."""
+
+    def __init__(self, block: nn.Module) -> None:
+        super().__init__()
+        from zennit.layer import Sum
+
+        self.conv1, self.relu1 = _merged(block.conv1, block.bn1), nn.ReLU()
+        self.conv2, self.relu2 = _merged(block.conv2, block.bn2), nn.ReLU()
+        self.sum = Sum()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv2(self.relu1(self.conv1(x)))
+        return self.relu2(self.sum(torch.stack([out, x], dim=-1)))
+
+
+def _merged(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    merged = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, padding=conv.padding).double()
+    with torch.no_grad():
+        merged.weight.copy_(conv.weight * scale[:, None, None, None])
+        merged.bias.copy_(bn.bias - bn.running_mean * scale)
+    return merged
+
+
+def test_resnet_canonizer_equals_zennit_on_a_hand_canonized_twin() -> None:
+    from tests.lrp._models import resnet_like
+
+    model = resnet_like().double()
+    twin = nn.Sequential(nn.Sequential(_merged(model.stem[0], model.stem[1]), nn.ReLU(), nn.MaxPool2d(2)),
+                         _ZennitBlock(model.block1), _ZennitBlock(model.block2), model.pool, nn.Flatten(),
+                         model.fc).eval()
+    x = torch.rand(3, 3, 8, 8, dtype=D)
+    torch.testing.assert_close(twin(x), model(x))
+    ours = attr.LRP(model, composite=lrp.EpsilonPlusFlat(canonizers=[lrp.ResNetCanonizer()])).attribute(x, target=1)
+    theirs = _zennit(twin, zc.EpsilonPlusFlat(), x, 1)
+    torch.testing.assert_close(ours, theirs, atol=1e-6, rtol=1e-6)
