@@ -68,7 +68,7 @@ def receptive_field(model: nn.Module, composite: Composite, x: Tensor, target: i
     factories = composite.canonizer_factories()
     taps = relevance_pass(call, model, composite.assign, factories, taps=[(module, False)]).taps[0][0]
     position = int(taps[0, channel].flatten().abs().argmax()) if taps.dim() > 2 else 0
-    mask = torch.zeros(1, *shape[1:], dtype=x.dtype)
+    mask = torch.zeros(1, *shape[1:], dtype=x.dtype, device=x.device)
     mask[0, channel].view(-1)[position] = 1.0
     heat = relevance_pass(call, model, composite.assign, factories, masks=(module, mask), report=False).inputs[0]
     weight = heat[0].abs().sum(0)

@@ -118,8 +118,9 @@ def relevance_maximization(model: nn.Module, composite: Composite, data: Any, la
             if chosen is None:
                 chosen = _channels(channels, relevance.shape[1])
             index = torch.arange(seen, seen + x.shape[0]).expand(len(chosen), -1)
-            best_relevance = _merge(best_relevance, _reduce(relevance, reduce)[:, chosen].T, index, k)
-            best_activation = _merge(best_activation, _reduce(activation, reduce)[:, chosen].T, index, k)
+            # scores on the CPU: the running top-k is small
+            best_relevance = _merge(best_relevance, _reduce(relevance, reduce)[:, chosen].T.cpu(), index, k)
+            best_activation = _merge(best_activation, _reduce(activation, reduce)[:, chosen].T.cpu(), index, k)
             seen += x.shape[0]
             bar.update(x.shape[0])
     if best_relevance is None or best_activation is None or chosen is None:
