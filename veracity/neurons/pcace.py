@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from veracity._core.activations import activations_and_outputs
+from veracity._core.concept_linear import small_problem_threads
 from veracity._core.targets import prepare_target
 from veracity._core.validate import check_positive_int, fail
 from veracity.neurons.activations import named_layers
@@ -53,8 +54,11 @@ def maximal_correlation(y: Tensor, features: Tensor, n_bins: int = 8) -> float:
         >>> maximal_correlation(x[:, 0] ** 2, x) > 0.95, abs(float(pearson)) < 0.01
         (True, True)
     """
-    y = y.double()
-    features = features.double()
+    with small_problem_threads(features.numel() * n_bins):
+        return _maximal_correlation(y.double(), features.double(), n_bins)
+
+
+def _maximal_correlation(y: Tensor, features: Tensor, n_bins: int) -> float:
     y_basis = _orthonormal(torch.cat([y[:, None], _bins(y[:, None], n_bins)], 1))
     x_basis = _orthonormal(torch.cat([features, _bins(features, n_bins)], 1))
     if y_basis.shape[1] == 0 or x_basis.shape[1] == 0:
@@ -125,15 +129,22 @@ def pcace_ranking(model: nn.Module, inputs: Tensor, layer: Any, target: Any, add
     scores = torch.softmax(outputs, 1) if probability else outputs
     y = prepare_target(target, scores.shape[0]).scalars(scores).detach().double()
     maps = acts.detach().double().reshape(acts.shape[0], acts.shape[1], -1)
-    rho, pearson = [], []
-    for channel in range(maps.shape[1]):
-        values = maps[:, channel] - maps[:, channel].mean(0)
-        u, s, _ = torch.linalg.svd(values, full_matrices=False)
-        components = u[:, :n_components] * s[:n_components]
-        mean = maps[:, channel].mean(1)
-        rho.append(maximal_correlation(y, torch.cat([components, mean[:, None]], 1), n_bins))
-        both = torch.stack([y, mean])
-        pearson.append(float(torch.corrcoef(both)[0, 1].abs()) if float(mean.std()) > 0 else 0.0)
+    rho: list[float] = []
+    pearson: list[float] = []
+    with small_problem_threads(maps[:, 0].numel() * n_components * n_bins):
+        for channel in range(maps.shape[1]):
+            _channel_scores(maps, channel, y, n_components, n_bins, rho, pearson)
     rho_t, pearson_t = torch.tensor(rho), torch.tensor(pearson)
     return PCACEResult(name, rho_t.argsort(descending=True, stable=True), rho_t, pearson_t, acts.detach(),
                        y.float())
+
+
+def _channel_scores(maps: Tensor, channel: int, y: Tensor, n_components: int, n_bins: int, rho: list[float],
+                    pearson: list[float]) -> None:
+    """Append channel ``channel``'s maximal correlation and |Pearson| with its mean activation."""
+    values = maps[:, channel] - maps[:, channel].mean(0)
+    u, s, _ = torch.linalg.svd(values, full_matrices=False)
+    components = u[:, :n_components] * s[:n_components]
+    mean = maps[:, channel].mean(1)
+    rho.append(_maximal_correlation(y, torch.cat([components, mean[:, None]], 1), n_bins))
+    pearson.append(float(torch.corrcoef(torch.stack([y, mean]))[0, 1].abs()) if float(mean.std()) > 0 else 0.0)
