@@ -121,13 +121,11 @@ class BreakpointTracer(Tracer):
         if value.dim() == 0 or value.shape[0] != self._before.shape[0]:
             fail("forward_func", "a network whose non-linearities keep the batch dimension first for "
                  "method='exact'", f"a non-linearity on a tensor of shape {tuple(value.shape)}")
-        v = value.detach().reshape(value.shape[0], -1).to(torch.float64)
-        dv = speed.detach().reshape(speed.shape[0], -1).to(torch.float64)
-        moving = dv != 0
-        s = torch.where(moving, -v / torch.where(moving, dv, torch.ones_like(dv)), torch.full_like(v, float("nan")))
-        inf = torch.full_like(s, float("inf"))
-        after = torch.where(s >= 0, s, inf).amin(1).cpu()
-        before = torch.where(s <= 0, s, -inf).amax(1).cpu()
+        v = value.detach().reshape(value.shape[0], -1)
+        dv = speed.detach().reshape(speed.shape[0], -1)
+        s = -v / dv                              # dv == 0: +-inf or nan, never a kink
+        after = torch.where(s >= 0, s, float("inf")).amin(1).to(torch.float64).cpu()
+        before = torch.where(s <= 0, s, -float("inf")).amax(1).to(torch.float64).cpu()
         torch.minimum(self._after, after, out=self._after)
         torch.maximum(self._before, before, out=self._before)
 
@@ -171,19 +169,23 @@ class BreakpointTracer(Tracer):
         if one_d:
             primal, tangent = primal.unsqueeze(2), tangent.unsqueeze(2)
         k, st, pd, dl = pair(kernel), pair(stride), pair(padding), pair(dilation)
-        pads = (pd[1], pd[1], pd[0], pd[0])
         n, c = primal.shape[:2]
-        windows = F.unfold(F.pad(primal.detach(), pads, value=-float("inf")), k, dilation=dl, stride=st)
-        speeds = F.unfold(F.pad(tangent.detach(), pads, value=0.0), k, dilation=dl, stride=st)
-        windows = windows.reshape(n, c, k[0] * k[1], -1).to(torch.float64)
-        speeds = speeds.reshape(n, c, k[0] * k[1], -1).to(torch.float64)
-        best = windows.argmax(2, keepdim=True)
-        gap = windows.gather(2, best) - windows          # >= 0; an element overtakes when it closes
-        closing = speeds - speeds.gather(2, best)
-        finite = torch.isfinite(gap)
-        gap = torch.where(finite, gap, torch.zeros_like(gap))
-        closing = torch.where(finite, closing, torch.zeros_like(closing))
-        self.note(-gap.transpose(1, 2), closing.transpose(1, 2))
+        values, speeds = primal.detach(), tangent.detach()
+        if pd != (0, 0):
+            pads = (pd[1], pd[1], pd[0], pd[0])
+            values, speeds = F.pad(values, pads, value=-float("inf")), F.pad(speeds, pads, value=0.0)
+        windows, moves = values, speeds
+        for dim, (size, step, dil) in enumerate(zip(k, st, dl)):   # strided views, no copy
+            span = dil * (size - 1) + 1
+            windows, moves = windows.unfold(2 + dim, span, step), moves.unfold(2 + dim, span, step)
+        windows = windows[..., ::dl[0], ::dl[1]].reshape(n, c, windows.shape[2], windows.shape[3], -1)
+        moves = moves[..., ::dl[0], ::dl[1]].reshape(windows.shape)
+        best = windows.argmax(-1, keepdim=True)
+        gap = windows.gather(-1, best) - windows          # >= 0; an element overtakes when it closes
+        closing = moves - moves.gather(-1, best)
+        if pd != (0, 0):
+            gap = torch.where(torch.isfinite(gap), gap, 0.0)
+        self.note(-gap, closing)
 
 
 class _Intercept(TorchFunctionMode):

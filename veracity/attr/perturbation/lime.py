@@ -29,6 +29,7 @@ from veracity.attr.perturbation.kernels import (
     ShapleyKernelWeight,
 )
 from veracity.attr.perturbation.solvers import TorchLasso, TorchLinearRegression, fit_surrogates
+from veracity.attr.perturbation.variance import paired_attribute
 
 TensorOrTuple = Tensor | tuple[Tensor, ...]
 
@@ -311,3 +312,21 @@ class KernelShap(Lime):
 
     def __init__(self, forward_func: Callable[..., Any]) -> None:
         super().__init__(forward_func, TorchLinearRegression(), ShapleyKernelWeight(), KernelShapSampler())
+
+    def attribute(  # type: ignore[override]
+        self, inputs: TensorOrTuple, baselines: Any = None, target: Any = None, additional_forward_args: Any = None,
+        feature_mask: Any = None, n_samples: int = 25, perturbations_per_eval: int | None = None,
+        return_input_shape: bool = True, show_progress: bool = False, *, generator: torch.Generator | None = None,
+        paired_sampling: bool = False, return_std_error: bool = False, target_std_error: float | None = None,
+    ) -> Any:
+        """Captum's KernelShap; ``paired_sampling=True`` draws coalitions with their complements
+        and fits the constrained regression of Covert & Lee (2021) (lower variance, see
+        ``docs/accuracy.md``); ``return_std_error`` / ``target_std_error`` as in
+        :class:`ShapleyValueSampling` (they imply ``paired_sampling``: the standard errors are
+        those of the paired estimator)."""
+        call = Call.of(self.forward_func, inputs, target, additional_forward_args)
+        if not (paired_sampling or return_std_error or target_std_error is not None):
+            return self.attribute_call(call, baselines, feature_mask, n_samples, perturbations_per_eval,
+                                       return_input_shape, show_progress, generator=generator)
+        return paired_attribute(self, call, baselines, feature_mask, n_samples, perturbations_per_eval,
+                                return_input_shape, show_progress, generator, return_std_error, target_std_error)

@@ -1,0 +1,247 @@
+"""Accuracy per model evaluation (issue 19): error-versus-evaluations curves.
+
+    python benchmarks/bench_accuracy.py            # the full run (the lead's)
+    python benchmarks/bench_accuracy.py --quick    # smoke test: tiny sizes
+
+On the digits CNN (``veracity.data.digits.train_digits_cnn``; ReLU, max pooling):
+
+1. IG on the logit (float64): exact IG (one gradient per linear piece) against quadrature at
+   growing step counts: completeness error and attribution error relative to exact IG.
+2. IG on the softmax output: Gauss-Legendre / trapezoid at growing step counts against
+   ``method="adaptive"`` at several tolerances: counted evaluations per example, mean and max
+   relative completeness error, how often the reported bound holds; and the evaluations GL
+   needs for the error that adaptive reached at ``tolerance=1e-3`` (the issue's target: adaptive
+   uses at most a third).
+3. Shapley estimators on 8 feature groups of 16 digits against exact Shapley values (256
+   coalitions), at equal evaluations, averaged over seeds: Captum's permutation sampling and
+   KernelShap against antithetic / stratified permutations and paired KernelShap (target:
+   at most a third of the MSE).
+4. Overhead: seconds of adaptive and exact IG against the raw cost of the same number of
+   forward+backward rows (target: within 1.2x; exact IG also carries a forward-mode tangent).
+
+Writes ``out/accuracy.png`` (matplotlib, optional) and prints Markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import forward_backward_limit, print_table  # noqa: E402
+
+from veracity.attr import IntegratedGradients, KernelShap, ShapleyValues, ShapleyValueSampling  # noqa: E402
+from veracity.data.digits import load_digits, train_digits_cnn  # noqa: E402
+
+
+def completeness(attr: torch.Tensor, f, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        rows = torch.arange(x.shape[0])
+        delta = (f(x)[rows, target] - f(torch.zeros_like(x))[rows, target]).double()
+    return (attr.flatten(1).sum(1).double() - delta).abs() / delta.abs()
+
+
+def ig_logit(model, x, target, steps) -> list[dict]:
+    m64 = model.double()
+    x64 = x.double()
+    ig = IntegratedGradients(m64)
+    exact, report = ig.attribute(x64, target=target, method="exact", return_report=True)
+    rows = [{"method": "exact", "evaluations/example": float(report.evaluations.double().mean()),
+             "completeness err": float(completeness(exact, m64, x64, target).max()), "attribution err": 0.0}]
+    scale = exact.flatten(1).abs().sum(1)
+    for rule in ("gausslegendre", "riemann_trapezoid"):
+        for n in steps:
+            attr = ig.attribute(x64, target=target, n_steps=n, method=rule)
+            rows.append({"method": rule, "evaluations/example": n,
+                         "completeness err": float(completeness(attr, m64, x64, target).mean()),
+                         "attribution err": float(((attr - exact).flatten(1).abs().sum(1) / scale).mean())})
+    model.float()
+    return rows
+
+
+def ig_softmax(model, x, target, steps, tolerances) -> tuple[list[dict], dict]:
+    def f(inp):
+        return torch.softmax(model(inp), 1)
+
+    ig = IntegratedGradients(f)
+    rows, curves = [], {"gausslegendre": [], "riemann_trapezoid": [], "adaptive": []}
+    for rule in ("gausslegendre", "riemann_trapezoid"):
+        for n in steps:
+            err = completeness(ig.attribute(x, target=target, n_steps=n, method=rule), f, x, target)
+            rows.append({"method": rule, "setting": f"n_steps={n}", "evaluations/example": n,
+                         "mean err": float(err.mean()), "max err": float(err.max()), "bound holds": "-"})
+            curves[rule].append((n, float(err.mean()), float(err.max())))
+    for tol in tolerances:
+        attr, report = ig.attribute(x, target=target, method="adaptive", tolerance=tol, return_report=True)
+        err = completeness(attr, f, x, target)
+        evals = float(report.evaluations.double().mean())
+        rows.append({"method": "adaptive", "setting": f"tolerance={tol:g}", "evaluations/example": evals,
+                     "mean err": float(err.mean()), "max err": float(err.max()),
+                     "bound holds": float((report.error_bound >= err - 1e-12).double().mean())})
+        curves["adaptive"].append((evals, float(err.mean()), float(err.max())))
+    return rows, curves
+
+
+def needed(curve: list[tuple[float, float, float]], column: int, goal: float) -> float:
+    """Evaluations at which a quadrature curve first reaches ``goal`` (log-log interpolation)."""
+    for (n0, *e0), (n1, *e1) in zip(curve, curve[1:]):
+        a, b = e0[column - 1], e1[column - 1]
+        if b <= goal < a:
+            t = (math.log(a) - math.log(goal)) / (math.log(a) - math.log(b))
+            return math.exp(math.log(n0) + t * (math.log(n1) - math.log(n0)))
+        if a <= goal:
+            return n0
+    return float("inf")
+
+
+def group_mask() -> torch.Tensor:
+    """8 groups of the 8x8 digit: 2 rows of 4 blocks of 4x2 pixels."""
+    rows = torch.arange(8).view(8, 1) // 4
+    cols = torch.arange(8).view(1, 8) // 2
+    return (rows * 4 + cols).view(1, 1, 8, 8)
+
+
+def shapley(model, x, target, budgets, seeds) -> tuple[list[dict], dict]:
+    mask = group_mask()
+    exact = ShapleyValues(model).attribute(x, target=target, feature_mask=mask)
+    n = 8
+    estimators = {
+        "permutation (Captum default)": lambda e, g: ShapleyValueSampling(model).attribute(
+            x, target=target, feature_mask=mask, n_samples=max(1, (e - 2) // (n - 1)), generator=g),
+        "permutation antithetic": lambda e, g: ShapleyValueSampling(model).attribute(
+            x, target=target, feature_mask=mask, n_samples=max(2, (e - 2) // (n - 1)), generator=g,
+            variance_reduction="antithetic"),
+        "permutation stratified": lambda e, g: ShapleyValueSampling(model).attribute(
+            x, target=target, feature_mask=mask, n_samples=max(n, (e - 2) // (n - 1)), generator=g,
+            variance_reduction="stratified"),
+        "KernelShap (Captum default)": lambda e, g: KernelShap(model).attribute(
+            x, target=target, feature_mask=mask, n_samples=e, generator=g),
+        "KernelShap paired": lambda e, g: KernelShap(model).attribute(
+            x, target=target, feature_mask=mask, n_samples=e, generator=g, paired_sampling=True),
+    }
+    rows, curves = [], {name: [] for name in estimators}
+    for budget in budgets:
+        mse = {}
+        for name, run in estimators.items():
+            errors = []
+            for seed in range(seeds):
+                attr = run(budget, torch.Generator().manual_seed(seed))
+                errors.append(float(((attr - exact) ** 2)[:, :, ::4, ::2].mean()))   # one value per group
+            mse[name] = sum(errors) / len(errors)
+            curves[name].append((budget, mse[name]))
+        for name in estimators:
+            anchor = mse["permutation (Captum default)" if name.startswith("perm") else "KernelShap (Captum default)"]
+            rows.append({"evaluations/example": budget, "estimator": name, "MSE": mse[name],
+                         "MSE / Captum default": mse[name] / anchor})
+    return rows, curves
+
+
+def overhead(model, x, target, tolerance) -> list[dict]:
+    def f(inp):
+        return torch.softmax(model(inp), 1)
+
+    ig = IntegratedGradients(f)
+    start = time.perf_counter()
+    _, report = ig.attribute(x, target=target, method="adaptive", tolerance=tolerance, return_report=True)
+    adaptive_s = time.perf_counter() - start
+    rows_used = int(report.evaluations.sum())
+    raw_s, chunk = forward_backward_limit(model, x, rows_used)
+    m64, x64 = model.double(), x.double()
+    start = time.perf_counter()
+    _, rep = IntegratedGradients(m64).attribute(x64, target=target, method="exact", return_report=True)
+    exact_s = time.perf_counter() - start
+    exact_rows = int(rep.evaluations.sum())
+    raw64_s, _ = forward_backward_limit(m64, x64, exact_rows)
+    model.float()
+    return [{"method": "adaptive (softmax, float32)", "rows": rows_used, "seconds": adaptive_s, "raw f+b seconds": raw_s,
+             "ratio to raw": adaptive_s / raw_s},
+            {"method": "exact (logit, float64)", "rows": exact_rows, "seconds": exact_s, "raw f+b seconds": raw64_s,
+             "ratio to raw": exact_s / raw64_s}]
+
+
+def figure(logit_rows, curves, shap_curves, path: Path) -> None:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("\n(matplotlib not installed: no figure)")
+        return
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    ax = axes[0]
+    for rule in ("gausslegendre", "riemann_trapezoid"):
+        pts = [(r["evaluations/example"], r["attribution err"]) for r in logit_rows if r["method"] == rule]
+        ax.loglog(*zip(*pts), "o-", label=rule)
+    exact = next(r for r in logit_rows if r["method"] == "exact")
+    ax.axvline(exact["evaluations/example"], color="k", ls="--", label="exact IG (error 0)")
+    ax.set(xlabel="gradient evaluations per example", ylabel="L1 error vs exact IG (relative)",
+           title="IG on the logit (ReLU CNN)")
+    ax.legend()
+    ax = axes[1]
+    for name, pts in curves.items():
+        ax.loglog([p[0] for p in pts], [p[1] for p in pts], "o-", label=f"{name} (mean)")
+    ax.loglog([p[0] for p in curves["adaptive"]], [p[2] for p in curves["adaptive"]], "s--", label="adaptive (max)")
+    ax.set(xlabel="gradient evaluations per example", ylabel="relative completeness error",
+           title="IG on the softmax output")
+    ax.legend()
+    ax = axes[2]
+    for name, pts in shap_curves.items():
+        ax.loglog([p[0] for p in pts], [p[1] for p in pts], "o-", label=name)
+    ax.set(xlabel="model evaluations per example", ylabel="MSE vs exact Shapley", title="Shapley, 8 groups")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(exist_ok=True)
+    fig.savefig(path, dpi=120)
+    print(f"\nfigure: {path}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    data = load_digits()
+    model = train_digits_cnn(data, epochs=3 if args.quick else 30).eval()
+    count = 4 if args.quick else 64
+    x = data.test_x[:count]
+    with torch.no_grad():
+        target = model(x).argmax(1)
+    steps = [8, 32] if args.quick else [16, 64, 256, 1024, 4096]
+    logit_rows = ig_logit(model, x[:2] if args.quick else x[:16], target[:2] if args.quick else target[:16], steps)
+    print_table("IG on the logit, float64: quadrature against exact IG", logit_rows)
+    soft_steps = [16, 64] if args.quick else [16, 50, 200, 800, 1600, 3200, 6400]
+    tolerances = [1e-2] if args.quick else [1e-2, 3e-3, 1e-3, 3e-4]
+    soft_rows, curves = ig_softmax(model, x, target, soft_steps, tolerances)
+    print_table("IG on the softmax output: quadrature against adaptive", soft_rows)
+    if not args.quick:
+        at = next(r for r in soft_rows if r["setting"] == "tolerance=0.001")
+        compare = []
+        for column, label in ((1, "mean err"), (2, "max err")):
+            gl = needed(curves["gausslegendre"], column, at[label])
+            compare.append({"criterion": f"{label} <= {at[label]:.2e}", "adaptive evaluations": at["evaluations/example"],
+                            "Gauss-Legendre evaluations": gl, "ratio": at["evaluations/example"] / gl})
+        print_table("Adaptive (tolerance=1e-3) against the Gauss-Legendre steps for the same error", compare)
+    budgets = [16, 58] if args.quick else [58, 114, 226, 450]
+    shap_rows, shap_curves = shapley(model, data.test_x[:16] if not args.quick else x, 
+                                     target if args.quick else _targets(model, data.test_x[:16]),
+                                     budgets, 2 if args.quick else 20)
+    print_table("Shapley estimators against exact Shapley values (8 groups, equal evaluations)", shap_rows)
+    print_table("Overhead against raw forward+backward cost of the same rows",
+                overhead(model, x, target, 1e-2 if args.quick else 1e-3))
+    figure(logit_rows, curves, shap_curves, Path("out/accuracy.png"))
+
+
+def _targets(model, x):
+    with torch.no_grad():
+        return model(x).argmax(1)
+
+
+if __name__ == "__main__":
+    main()
