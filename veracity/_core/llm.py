@@ -67,7 +67,7 @@ def logits_of(output: Any) -> Tensor:
 
 
 @lru_cache(maxsize=64)
-def _parameters(forward_type: type, forward: Any) -> tuple[frozenset[str], bool]:
+def _parameters(forward: Any) -> tuple[frozenset[str], bool]:
     try:
         parameters = inspect.signature(forward).parameters
     except (TypeError, ValueError):
@@ -78,7 +78,7 @@ def _parameters(forward_type: type, forward: Any) -> tuple[frozenset[str], bool]
 def _takes(model: Any, name: str, explicit: bool = False) -> bool:
     """Whether the model's forward takes keyword ``name`` (``explicit``: by name, not **kwargs)."""
     forward = getattr(type(model), "forward", None) or getattr(model, "forward", model)
-    names, var_keyword = _parameters(type(model), forward)
+    names, var_keyword = _parameters(forward)
     return name in names or (var_keyword and not explicit)
 
 

@@ -125,7 +125,7 @@ def embedding_attributions(model: nn.Module, input_ids: Tensor, attention_mask: 
     """
     check_choice("method", method, METHODS)
     check_choice("reduce", reduce, ("sum", "l1", "none"))
-    word_embeddings: Any = getattr(model, "word_embeddings")
+    word_embeddings: Any = getattr(model, "word_embeddings")  # noqa: B009 (typed Any)
     with torch.no_grad():
         inputs = (word_embeddings(input_ids) if embeddings is None else embeddings).detach()
         base = word_embeddings(baseline_ids).detach()

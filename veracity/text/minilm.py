@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
+import torch  # noqa: F401 (the doctests use it)
 from torch import Tensor, nn
 
 from veracity._core.validate import fail

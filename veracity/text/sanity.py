@@ -28,7 +28,7 @@ from veracity.text.explain import METHODS, embedding_attributions, reference_ids
 def _blocks(model: nn.Module) -> list[tuple[str, list[nn.Module]]]:
     """Top-down stages: the head, then each transformer layer from the last, with the
     parameter-owning modules of each."""
-    encoder: Any = getattr(model.get_submodule("sentence_encoder"), "encoder")
+    encoder: Any = getattr(model.get_submodule("sentence_encoder"), "encoder")  # noqa: B009 (typed Any)
     stages: list[tuple[str, list[nn.Module]]] = [("head", [model.get_submodule("head")])]
     layers = list(encoder.encoder.layer)
     for index in reversed(range(len(layers))):

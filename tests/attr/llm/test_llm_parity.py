@@ -81,7 +81,8 @@ def test_captum_cached_decoding_is_off_under_transformers_5(gpt2, tokenizer):
 def test_ablation_equals_direct_log_prob_differences(gpt2, tokenizer):
     text = "the cat sat on the mat"
     ids = torch.tensor(tokenizer.encode(text))
-    result = LLMAttribution(V.FeatureAblation(gpt2), tokenizer).attribute(TextTokenInput(text, tokenizer), target=TARGET)
+    result = LLMAttribution(V.FeatureAblation(gpt2), tokenizer).attribute(TextTokenInput(text, tokenizer),
+                                                                         target=TARGET)
     full = _log_probs(gpt2, tokenizer, ids)
     for i in range(len(ids)):
         ablated = ids.clone()

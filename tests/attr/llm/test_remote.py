@@ -55,7 +55,8 @@ def test_remote_sampling_is_seeded_and_complete(gpt2, tokenizer, server):
     runs = [_remote(ShapleyValueSampling, tokenizer, server).attribute(
         inp, target=TARGET, n_samples=3, generator=torch.Generator().manual_seed(0)) for _ in range(2)]
     torch.testing.assert_close(runs[0].seq_attr, runs[1].seq_attr)
-    local = LLMAttribution(FeatureAblation(gpt2), tokenizer).attribute(inp, target=TARGET, feature_mask=torch.zeros(1, 3, dtype=torch.long))
+    local = LLMAttribution(FeatureAblation(gpt2), tokenizer).attribute(
+        inp, target=TARGET, feature_mask=torch.zeros(1, 3, dtype=torch.long))
     torch.testing.assert_close(runs[0].seq_attr.sum(), local.seq_attr[0], atol=1e-4, rtol=0)  # efficiency
 
 
@@ -71,8 +72,8 @@ def test_remote_generation(gpt2, tokenizer, server):
 def test_remote_refuses_a_tokenizer_that_cannot_round_trip(tokenizer, server):
     from tokenizers import decoders
 
-    from veracity.text.tiny import word_tokenizer
     from tests.attr.llm.conftest import WORDS
+    from veracity.text.tiny import word_tokenizer
 
     glued = word_tokenizer(WORDS)
     glued.backend_tokenizer.decoder = decoders.Fuse()  # decodes "the cat" as "thecat"
