@@ -88,12 +88,23 @@ def _run(model: Any, ids: Tensor, **extra: Any) -> Any:
     return model(ids, **extra)
 
 
+def _last_logits(model: Any, ids: Tensor, keep: int, **extra: Any) -> Tensor:
+    """The logits of the last ``keep`` positions: ``(rows, keep, vocab)``. A Hugging Face model
+    that takes ``logits_to_keep`` computes only those (the vocabulary projection of the other
+    positions is skipped: with a 50k vocabulary it is most of a long prompt's logits memory)."""
+    if _takes(model, "logits_to_keep", explicit=True):
+        extra["logits_to_keep"] = keep
+    logits = logits_of(_run(model, ids, **extra))
+    return logits[:, -keep:] if logits.shape[1] > keep else logits
+
+
 def sequence_log_probs(model: Any, sequences: Tensor, prompt_length: int, target: Tensor) -> Tensor:
     """Log-probabilities ``(rows, len(target))`` of ``target`` after the first ``prompt_length``
     tokens of each row of ``sequences`` (``prompt + target``, all rows the same length), with
     gradients: one forward pass. Used by the gradient methods."""
-    logits = logits_of(_run(model, sequences))
-    positions = torch.arange(target.shape[0], device=logits.device) + prompt_length - 1
+    keep = sequences.shape[1] - prompt_length + 1
+    logits = _last_logits(model, sequences, keep)
+    positions = torch.arange(target.shape[0], device=logits.device)
     picked = torch.log_softmax(logits[:, positions].float() if logits.dtype in (torch.float16, torch.bfloat16)
                                else logits[:, positions], dim=-1)
     return picked.gather(2, target.to(logits.device).view(1, -1, 1).expand(logits.shape[0], -1, 1)).squeeze(2)
@@ -152,14 +163,18 @@ def continuation_log_probs(model: Any, prompts: Sequence[Tensor], target: Tensor
         rows[i, :length] = prompt[shared:]
         rows[i, length:length + n_target] = target
     with torch.no_grad():
+        first = int(lengths.min()) - shared - 1  # the first position whose logits are needed
+        keep = width - first
         if shared > 0:
             name = _cache_argument(model)
-            head = _run(model, prompts[0][:shared].unsqueeze(0), use_cache=True)
+            trim = {"logits_to_keep": 1} if _takes(model, "logits_to_keep", explicit=True) else {}
+            head = _run(model, prompts[0][:shared].unsqueeze(0), use_cache=True, **trim)
             cache = _expand_cache(getattr(head, name), len(prompts))
-            logits = logits_of(_run(model, rows, use_cache=True, **{name: cache}))
+            logits = _last_logits(model, rows, keep, use_cache=True, **{name: cache})
         else:
-            logits = logits_of(_run(model, rows))
-        offsets = (lengths - shared - 1).to(logits.device).unsqueeze(1) + torch.arange(n_target, device=logits.device)
+            logits = _last_logits(model, rows, keep)
+        offsets = ((lengths - shared - 1 - first).to(logits.device).unsqueeze(1)
+                   + torch.arange(n_target, device=logits.device))
         picked = logits.gather(1, offsets.unsqueeze(2).expand(-1, -1, logits.shape[2]))
         log_probs = torch.log_softmax(picked.float() if picked.dtype in (torch.float16, torch.bfloat16) else picked, -1)
         return log_probs.gather(2, target.view(1, -1, 1).expand(len(prompts), -1, 1)).squeeze(2)
