@@ -105,7 +105,7 @@ def row_gradients(call: Call, baselines: Values, ex: Tensor, alphas: Tensor,
             if not scalars.requires_grad:
                 fail("forward_func", "an output that depends on the inputs through autograd",
                      "an output with no gradient (is the model run under torch.no_grad()?)")
-            grads = torch.autograd.grad(scalars.sum(), chunk, allow_unused=True)
+            grads = torch.autograd.grad(scalars.sum(), chunk, **call.grad_options())
         grads = tuple(torch.zeros_like(t) if g is None else g for g, t in zip(grads, chunk))
         consume(RowResult(start, stop, grads, scalars.detach(), traced))
 

@@ -139,3 +139,19 @@ def test_model_and_inputs_untouched():
     IntegratedGradients(model).attribute(x, target=0, method="exact")
     assert torch.equal(x, x0) and all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
     assert not torch.overrides._get_current_function_mode_stack()
+
+
+def test_layer_integrated_gradients_exact_and_adaptive():
+    """On the path in the layer's space: completeness against the model's output difference."""
+    from veracity.attr import LayerIntegratedGradients
+
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 2)).double()
+    x = torch.randn(3, 4, dtype=torch.float64)
+    lig = LayerIntegratedGradients(model, model[1])
+    _, delta, report = lig.attribute(x, target=1, method="exact", return_convergence_delta=True, return_report=True)
+    assert delta.abs().max() < 1e-10 and (report.evaluations >= 1).all()
+    _, delta, report = lig.attribute(x, target=1, method="adaptive", tolerance=1e-6, return_convergence_delta=True,
+                                     return_report=True)
+    span = (model(x) - model(torch.zeros_like(x)))[:, 1].abs()
+    assert (delta.abs() / span <= report.error_bound + 1e-12).all()

@@ -13,7 +13,13 @@ from veracity._core.call import Call
 from veracity._core.engine import layer_values, outputs_at
 from veracity._core.validate import check_choice, check_positive_int
 from veracity.attr._base import GradientAttribution, convergence_delta
-from veracity.attr.gradient.integrated_gradients import PATH_METHODS, integrate_path
+from veracity.attr.gradient.integrated_gradients import (
+    ALL_PATH_METHODS,
+    PATH_METHODS,
+    check_path_settings,
+    integrate_path,
+    integrate_path_by,
+)
 from veracity.attr.layer.adapter import (
     LayerAttribution,
     at_layers,
@@ -30,9 +36,9 @@ Values = tuple[Tensor, ...]
 
 
 def _path_call(method: LayerAttribution, call: Call, baselines: Any, n_steps: int, path_method: str,
-               to_input: bool) -> tuple[Call, Values]:
+               to_input: bool, methods: tuple[str, ...] = PATH_METHODS) -> tuple[Call, Values]:
     """The call with the layer hooked, and the baselines; the path's settings checked."""
-    check_choice("method", path_method, PATH_METHODS)
+    check_choice("method", path_method, methods)
     check_positive_int("n_steps", n_steps)
     call = at_layers(method, call, to_input)
     return call, call.baselines(baselines)
@@ -71,6 +77,11 @@ class LayerIntegratedGradients(LayerAttribution, GradientAttribution):
         ...     ids, baselines=torch.zeros_like(ids), target=0, return_convergence_delta=True)
         >>> attr.shape, bool(delta.abs().max() < 1e-4)
         (torch.Size([2, 3, 4]), True)
+
+    ``method="adaptive"`` (with ``tolerance``, ``max_evaluations``) and ``method="exact"`` (a
+    piecewise-linear network after the layer) work as in
+    :class:`~veracity.attr.IntegratedGradients`, on the path in the layer's space;
+    ``return_report=True`` appends the :class:`~veracity._core.adaptive.PathReport`.
     """
 
     accepts_layer_list = True
@@ -83,25 +94,34 @@ class LayerIntegratedGradients(LayerAttribution, GradientAttribution):
     def attribute(self, inputs: Any, baselines: Any = None, target: Any = None, additional_forward_args: Any = None,
                   n_steps: int = 50, method: str = "gausslegendre", internal_batch_size: int | None = None,
                   return_convergence_delta: bool = False, attribute_to_layer_input: bool = False,
-                  grad_kwargs: Any = None, *, show_progress: bool = False) -> Any:
+                  grad_kwargs: Any = None, *, show_progress: bool = False, tolerance: float = 1e-3,
+                  max_evaluations: int | None = None, return_report: bool = False) -> Any:
         options = check_grad_kwargs(grad_kwargs)
         call = Call.of(self.forward_func, inputs, target, additional_forward_args).replace(grad_kwargs=options)
         return self.attribute_call(call, baselines,
                                    n_steps, method, internal_batch_size, return_convergence_delta,
-                                   attribute_to_layer_input, show_progress=show_progress)
+                                   attribute_to_layer_input, show_progress=show_progress, tolerance=tolerance,
+                                   max_evaluations=max_evaluations, return_report=return_report)
 
     def attribute_call(self, call: Call, baselines: Any = None, n_steps: int = 50, method: str = "gausslegendre",
                        internal_batch_size: int | None = None, return_convergence_delta: bool = False,
-                       attribute_to_layer_input: bool = False, *, show_progress: bool = False) -> Any:
-        call, base = _path_call(self, call, baselines, n_steps, method, attribute_to_layer_input)
+                       attribute_to_layer_input: bool = False, *, show_progress: bool = False,
+                       tolerance: float = 1e-3, max_evaluations: int | None = None,
+                       return_report: bool = False) -> Any:
+        check_path_settings(method, n_steps, tolerance, max_evaluations)
+        call, base = _path_call(self, call, baselines, n_steps, method, attribute_to_layer_input, ALL_PATH_METHODS)
         at_inputs, at_baselines = zip(*layer_values(call, [call.inputs, base]))
         counts = counts_of(at_inputs)
         start, end = flat(at_baselines), flat(at_inputs)
-        integrated = integrate_path(replaced(call, counts, end), start, n_steps, method, internal_batch_size,
-                                    show_progress)
+        integrated, report = integrate_path_by(replaced(call, counts, end), start, n_steps, method,
+                                               internal_batch_size, show_progress, tolerance=tolerance,
+                                               max_evaluations=max_evaluations)
         if self._multiply_by_inputs:
             integrated = tuple(g * (x - b) for g, x, b in zip(integrated, end, start))
-        return _with_delta(call, base, unflat(integrated, counts), return_convergence_delta)
+        result = _with_delta(call, base, unflat(integrated, counts), return_convergence_delta)
+        if not return_report:
+            return result
+        return (*result, report) if return_convergence_delta else (result, report)
 
     def has_convergence_delta(self) -> bool:
         return True

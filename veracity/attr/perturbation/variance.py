@@ -28,7 +28,7 @@ from veracity._core.validate import check_choice, fail
 from veracity.attr.perturbation._engine import presence_builder
 from veracity.attr.perturbation._groups import FeatureGroups
 
-REDUCTIONS = (None, "antithetic", "stratified")
+REDUCTIONS = ("antithetic", "stratified")   # and None: Captum's plain sampling
 _FIRST_ROUND_BLOCKS = 8
 
 
@@ -65,7 +65,8 @@ def permutation_shapley(call: Call, base: tuple[Tensor, ...], groups: FeatureGro
                         show_progress: bool, desc: str, generator: torch.Generator | None,
                         mode: OutputMode) -> tuple[Tensor, Tensor, int]:
     """Shapley values ``(rows, n)``, their standard errors and the permutations used."""
-    check_choice("variance_reduction", reduction, REDUCTIONS)
+    if reduction is not None:
+        check_choice("variance_reduction", reduction, REDUCTIONS)
     n = groups.n_features
     block = {None: 1, "antithetic": 2, "stratified": n}[reduction]
     device = call.inputs[0].device
