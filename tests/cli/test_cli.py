@@ -77,10 +77,11 @@ def test_evaluate_prints_the_table_and_writes_json(data: Path, tmp_path: Path) -
 
 def test_report_writes_html_and_json(data: Path, tmp_path: Path) -> None:
     result = veracity("report", "--model", MODEL, "--data", str(data / "data.npz"), "--method", "Saliency",
-                      "--out", str(tmp_path / "r"), "--shown", "2")
+                      "--out", str(tmp_path / "r"), "--example", "4", "--example", "1")
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     assert [m["name"] for m in report["methods"]] == ["Saliency"] and report["data"]["n_examples"] == 6
+    assert [e["index"] for e in report["examples"]] == [4, 1]
     assert "randomisation sanity check (|maps|):" in result.stdout
     assert (tmp_path / "r" / "report.html").read_text().startswith("<!DOCTYPE html>")
 

@@ -138,5 +138,7 @@ def test_bad_arguments_name_the_argument() -> None:
     model = DigitsCNN().eval()
     with pytest.raises(ValueError, match="`inputs`"):
         build_report(model, torch.rand(0, 1, 8, 8), 0, {"s": Saliency})
+    with pytest.raises(ValueError, match="`shown`"):
+        build_report(model, torch.rand(3, 1, 8, 8), 0, {"s": Saliency}, shown=[5])
     with pytest.raises(ValueError, match="`targets`"):
         build_report(model, torch.rand(3, 1, 8, 8), torch.zeros(2, dtype=torch.long), {"s": Saliency})

@@ -219,17 +219,21 @@ def evaluate(ctx: click.Context, out: str, metrics: tuple[str, ...], **options: 
 @cli.command()
 @common
 @click.option("--shown", type=click.IntRange(min=1), default=8, show_default=True, help="Examples drawn in the figure.")
+@click.option("--example", "examples", type=click.IntRange(min=0), multiple=True,
+              help="Draw this example (its index among the first n; repeat) instead of the first --shown.")
 @click.option("--randomisation/--no-randomisation", default=True, show_default=True,
               help="Run the cascading model parameter randomisation check.")
 @click.pass_context
-def report(ctx: click.Context, out: str, shown: int, randomisation: bool, **options: Any) -> None:
+def report(ctx: click.Context, out: str, shown: int, examples: tuple[int, ...], randomisation: bool,
+           **options: Any) -> None:
     """Write the trust report: report.html (self-contained) and report.json to --out."""
     def work() -> None:
         from veracity.report import build_report, write_report
 
         setup = _setup(**options)
         built = build_report(setup["model"], setup["x"], setup["targets"], setup["methods"], labels=setup["labels"],
-                             classes=setup["classes"], shown=shown, randomisation=randomisation, seed=options["seed"],
+                             classes=setup["classes"], shown=list(examples) or shown, randomisation=randomisation,
+                             seed=options["seed"],
                              model_name=options["model_spec"], data_name=setup["data"].name, show_progress=True)
         html_path, json_path = write_report(built, out)
         for method in built.data["methods"]:

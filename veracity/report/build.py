@@ -161,7 +161,7 @@ def _labels(targets: Any, n: int) -> Tensor:
 def build_report(model: Any, inputs: Tensor, targets: Any, methods: dict[str, Any], *,
                  labels: Tensor | None = None, classes: Sequence[str] | None = None,
                  metrics: Sequence[Any] | None = None, checks: Sequence[Check] = DEFAULT_CHECKS,
-                 shown: int = 8, randomisation: bool = True, seed: int = 0, n_bootstrap: int = 1000,
+                 shown: int | Sequence[int] = 8, randomisation: bool = True, seed: int = 0, n_bootstrap: int = 1000,
                  confidence: float = 0.95, title: str = "veracity trust report",
                  model_name: str = "model", data_name: str = "data",
                  method_notes: dict[str, str] | None = None, evaluation: EvaluationTable | None = None,
@@ -173,7 +173,8 @@ def build_report(model: Any, inputs: Tensor, targets: Any, methods: dict[str, An
     faithfulness correlation, max-sensitivity, sparseness) are run with bootstrap intervals;
     with ``randomisation`` the cascading model parameter randomisation test runs too (top
     down, Spearman of |maps| and of signed maps). Each of ``checks`` gets a verdict from the
-    interval of its metric. The first ``shown`` examples are drawn. ``labels`` are the true
+    interval of its metric. The first ``shown`` examples are drawn (or those at the indices
+    ``shown`` lists). ``labels`` are the true
     classes when known; ``classes`` their names. ``evaluation``: the grid of these methods on
     these inputs and targets if already computed (``metrics`` is then ignored). Progress bars
     (stderr) appear when the work takes more than a few seconds (``show_progress=None``).
@@ -189,7 +190,13 @@ def build_report(model: Any, inputs: Tensor, targets: Any, methods: dict[str, An
     if not isinstance(inputs, Tensor) or inputs.dim() < 2 or inputs.shape[0] == 0:
         fail("inputs", "a tensor (N, ...) with N >= 1", inputs)
     n = inputs.shape[0]
-    check_positive_int("shown", shown)
+    if isinstance(shown, int) and not isinstance(shown, bool):
+        check_positive_int("shown", shown)
+        chosen = list(range(min(shown, n)))
+    elif isinstance(shown, Sequence) and shown and all(isinstance(i, int) and 0 <= i < n for i in shown):
+        chosen = list(shown)
+    else:
+        fail("shown", f"a number of examples, or a non-empty list of indices in 0..{n - 1}", shown)
     targets = _labels(targets, n)
     metric_specs = _with_seed(list(DEFAULT_METRICS if metrics is None else metrics), seed)
     outputs = predict(model, inputs)
@@ -220,13 +227,12 @@ def build_report(model: Any, inputs: Tensor, targets: Any, methods: dict[str, An
         row["metrics"] = list(cells.values())
         row["verdicts"] = _verdicts(checks, cells, confidence)
         method_rows.append(row)
-    k = min(shown, n)
     examples = [{"index": i, "target": int(targets[i]), "target_name": names[int(targets[i])]
                  if int(targets[i]) < len(names) else str(int(targets[i])),
                  "label": None if labels is None else int(labels[i]),
                  "predicted": int(predicted[i]),
                  "predicted_name": names[int(predicted[i])] if int(predicted[i]) < len(names) else str(int(predicted[i]))}
-                for i in range(k)]
+                for i in chosen]
     accuracy = None if labels is None else finite(float((predicted == labels.to(predicted.device)).double().mean()))
     import veracity
     data = {
@@ -243,7 +249,7 @@ def build_report(model: Any, inputs: Tensor, targets: Any, methods: dict[str, An
         "examples": examples, "methods": method_rows, "figures": [],
     }
     from veracity.report.figures import report_figures
-    figures = report_figures(inputs[:k], {m: a[:k] for m, a in attributions.items()}, examples,
+    figures = report_figures(inputs[chosen], {m: a[chosen] for m, a in attributions.items()}, examples,
                              randomisation_results, checks)
     data["figures"] = [{"name": f.name, "caption": f.caption} for f in figures]
     return TrustReport(data, figures, attributions)
