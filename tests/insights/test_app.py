@@ -189,6 +189,8 @@ def test_bad_constructor_arguments() -> None:
         AttributionVisualizer(linear_model(), CLASSES, ["image"], [Batch(x, y)])
     with pytest.raises(TypeError, match="`dataset`"):
         AttributionVisualizer(linear_model(), CLASSES, [ImageFeature("i")], [(x, y)])
+    with pytest.raises(ValueError, match="additional_args"):
+        AttributionVisualizer(linear_model(), CLASSES, [ImageFeature("i")], [Batch(x, y, additional_args=(1,))])
     with pytest.raises(TypeError, match="`classes`"):
         AttributionVisualizer(linear_model(), "abc", [ImageFeature("i")], [Batch(x, y)])
     assert EVIL_CLASS in CLASSES

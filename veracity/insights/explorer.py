@@ -77,6 +77,9 @@ class Explorer:
         for batch in dataset:
             if not isinstance(batch, Batch):
                 raise TypeError(f"`dataset`: expected an iterable of Batch, got {type(batch).__name__}")
+            if batch.additional_args is not None:
+                raise ValueError("`dataset`: Batch.additional_args are not supported by this app yet; "
+                                 "wrap the model so that it takes the inputs alone")
             parts = _as_tuple(batch.inputs)
             if len(parts) != len(self.features):
                 raise ValueError(f"`dataset`: batches with {len(self.features)} inputs (one per feature), got {len(parts)}")
@@ -159,7 +162,7 @@ class Explorer:
         if isinstance(target, bool) or not isinstance(target, int) or not 0 <= target < outputs.shape[1]:
             raise RequestError(f"target: expected a class index in 0..{outputs.shape[1] - 1}, got {target!r:.40}")
         x = tuple(part[example:example + 1] for part in self.inputs)
-        t = torch.tensor([target])
+        t = torch.tensor([target], device=x[0].device)
         results = []
         for name, kwargs, takes_baselines in specs:
             start = time.perf_counter()
