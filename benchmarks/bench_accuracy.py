@@ -160,8 +160,8 @@ def overhead(model, x, target, tolerance) -> list[dict]:
     exact_rows = int(rep.evaluations.sum())
     raw64_s, _ = forward_backward_limit(m64, x64, exact_rows)
     model.float()
-    return [{"method": "adaptive (softmax, float32)", "rows": rows_used, "seconds": adaptive_s, "raw f+b seconds": raw_s,
-             "ratio to raw": adaptive_s / raw_s},
+    return [{"method": "adaptive (softmax, float32)", "rows": rows_used, "seconds": adaptive_s,
+             "raw f+b seconds": raw_s, "ratio to raw": adaptive_s / raw_s},
             {"method": "exact (logit, float64)", "rows": exact_rows, "seconds": exact_s, "raw f+b seconds": raw64_s,
              "ratio to raw": exact_s / raw64_s}]
 
@@ -225,11 +225,12 @@ def main() -> None:
         compare = []
         for column, label in ((1, "mean err"), (2, "max err")):
             gl = needed(curves["gausslegendre"], column, at[label])
-            compare.append({"criterion": f"{label} <= {at[label]:.2e}", "adaptive evaluations": at["evaluations/example"],
+            compare.append({"criterion": f"{label} <= {at[label]:.2e}",
+                            "adaptive evaluations": at["evaluations/example"],
                             "Gauss-Legendre evaluations": gl, "ratio": at["evaluations/example"] / gl})
         print_table("Adaptive (tolerance=1e-3) against the Gauss-Legendre steps for the same error", compare)
     budgets = [16, 58] if args.quick else [58, 114, 226, 450]
-    shap_rows, shap_curves = shapley(model, data.test_x[:16] if not args.quick else x, 
+    shap_rows, shap_curves = shapley(model, data.test_x[:16] if not args.quick else x,
                                      target if args.quick else _targets(model, data.test_x[:16]),
                                      budgets, 2 if args.quick else 20)
     print_table("Shapley estimators against exact Shapley values (8 groups, equal evaluations)", shap_rows)

@@ -287,7 +287,8 @@ def exact_path_integral(call: Any, baselines: tuple[Tensor, ...], *, first_point
         after = torch.empty_like(alphas)
         found: list[RowResult] = []
 
-        def consume(chunk: RowResult) -> None:
+        def consume(chunk: RowResult, before: Tensor = before, after: Tensor = after,
+                    found: list[RowResult] = found) -> None:
             before[chunk.start:chunk.stop], after[chunk.start:chunk.stop] = chunk.traced
             found.append(chunk)
 

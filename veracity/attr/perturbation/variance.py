@@ -79,7 +79,7 @@ def permutation_shapley(call: Call, base: tuple[Tensor, ...], groups: FeatureGro
         count = orders.shape[0]
         first = 2 if ends is None else 0
 
-        def presence(start: int, stop: int, ranks: Tensor = ranks, first: int = first) -> Tensor:
+        def presence(start: int, stop: int, ranks: Tensor = ranks, first: int = first, count: int = count) -> Tensor:
             point = torch.arange(start, stop, device=device)
             inside = (point - first).clamp(min=0)
             sample = (inside // inner).clamp(max=count - 1)
@@ -148,7 +148,7 @@ def paired_kernel_shap(call: Call, base: tuple[Tensor, ...], groups: FeatureGrou
             coalitions = torch.cat([torch.ones(1, n, dtype=torch.bool), torch.zeros(1, n, dtype=torch.bool),
                                     coalitions])
         chosen = coalitions.to(device)
-        values = scores(call, chosen.shape[0], presence_builder(call, base, groups, lambda a, b: chosen[a:b]),
+        values = scores(call, chosen.shape[0], presence_builder(call, base, groups, lambda a, b, c=chosen: c[a:b]),
                         perturbations_per_eval, show_progress, desc, groups.ids, mode=mode, every_output=True)
         if ends is None:
             ends = values[:2].double()
