@@ -41,7 +41,8 @@ def request_times(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, quic
                 f"IntegratedGradients ({steps} steps)": [{"name": "IntegratedGradients", "args": {"n_steps": steps}}],
                 "DeepLift": [{"name": "DeepLift"}],
                 "GradientShap (20 samples)": [{"name": "GradientShap", "args": {"n_samples": 20}}],
-                "all four side by side": [{"name": "Saliency"}, {"name": "IntegratedGradients", "args": {"n_steps": steps}},
+                "all four side by side": [{"name": "Saliency"},
+                                          {"name": "IntegratedGradients", "args": {"n_steps": steps}},
                                           {"name": "DeepLift"}, {"name": "GradientShap", "args": {"n_samples": 20}}]}
     try:
         for label, methods in requests.items():
@@ -60,7 +61,8 @@ def request_times(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, quic
                 post()
                 best = min(best, time.perf_counter() - start)
             rows.append({"task": f"app: attribute + 4 checks, {label}", "veracity s": best,
-                         "cpu s (all threads)": None, "limit s": REQUEST_LIMIT_S, "limit / veracity": REQUEST_LIMIT_S / best})
+                         "cpu s (all threads)": None, "limit s": REQUEST_LIMIT_S,
+                         "limit / veracity": REQUEST_LIMIT_S / best})
     finally:
         app.stop()
     return rows

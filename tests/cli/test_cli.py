@@ -60,7 +60,8 @@ def test_explain_writes_attributions_that_are_the_library_s(data: Path, tmp_path
     assert torch.equal(saved["targets"], targets)
     # closed forms on a linear model: Saliency = |W_t|, IG from a zero baseline = W_t * x
     torch.testing.assert_close(saved["attributions"]["Saliency"], w[targets].abs().reshape(6, 1, 4, 4))
-    torch.testing.assert_close(saved["attributions"]["IntegratedGradients"], (w[targets] * x.flatten(1)).reshape(6, 1, 4, 4),
+    torch.testing.assert_close(saved["attributions"]["IntegratedGradients"],
+                               (w[targets] * x.flatten(1)).reshape(6, 1, 4, 4),
                                rtol=1e-4, atol=1e-5)
     assert (tmp_path / "attributions.png").read_bytes()[:4] == b"\x89PNG"
 

@@ -73,7 +73,8 @@ def test_digits_cnn_is_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 def test_method_arguments_are_parsed() -> None:
     parsed = parse_method_args(("IntegratedGradients.n_steps=8", "Saliency.abs=False", "X.method=riemann_left"),
                                ["IntegratedGradients", "Saliency", "X"])
-    assert parsed == {"IntegratedGradients": {"n_steps": 8}, "Saliency": {"abs": False}, "X": {"method": "riemann_left"}}
+    assert parsed == {"IntegratedGradients": {"n_steps": 8}, "Saliency": {"abs": False},
+                      "X": {"method": "riemann_left"}}
     with pytest.raises(UserError, match="METHOD.key=value"):
         parse_method_args(("n_steps=8",), ["IntegratedGradients"])
     with pytest.raises(UserError, match="not one of the chosen methods"):

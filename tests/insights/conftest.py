@@ -29,4 +29,5 @@ def dataset() -> tuple[torch.Tensor, torch.Tensor]:
 def visualizer(**kwargs: Any) -> AttributionVisualizer:
     x, y = dataset()
     return AttributionVisualizer([linear_model()], CLASSES, [ImageFeature("image")],
-                                 [Batch(x[:6], y[:6]), Batch(x[6:], y[6:])], score_func=lambda o: o.softmax(1), **kwargs)
+                                 [Batch(x[:6], y[:6]), Batch(x[6:], y[6:])], score_func=lambda o: o.softmax(1),
+                                 **kwargs)

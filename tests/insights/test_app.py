@@ -29,7 +29,8 @@ def test_config_lists_methods_classes_and_checks(client: TestClient) -> None:
     config = client.get("/api/config").json()
     assert config["classes"] == CLASSES and config["n_examples"] == 12
     assert {"Saliency", "IntegratedGradients", "DeepLift", "GradientShap"} <= {m["name"] for m in config["methods"]}
-    assert {c["metric"] for c in config["checks"]} == {"mprt_spearman_abs", "faithfulness_correlation", "max_sensitivity"}
+    assert {c["metric"] for c in config["checks"]} == {"mprt_spearman_abs", "faithfulness_correlation",
+                                                       "max_sensitivity"}
 
 
 def test_examples_are_filtered_by_true_and_predicted_class(client: TestClient) -> None:
@@ -89,6 +90,14 @@ def test_render_serves_in_the_background() -> None:
     (b'{"example": 0, "methods": [{"name": "IntegratedGradients", "args": {"n_steps": 100000}}]}',
      "IntegratedGradients.n_steps: expected a value in [2, 512]"),
     (b'{"example": 0, "methods": [{"name": "IntegratedGradients", "args": {"steps": 3}}]}', "unknown argument 'steps'"),
+    (b'{"example": 0, "methods": [{"name": "IntegratedGradients", "args": {"n_steps": 1e400}}]}',
+     "IntegratedGradients.n_steps: expected an integer, got inf"),
+    (b'{"example": 0, "methods": [{"name": "GradientShap", "args": {"stdevs": NaN}}]}',
+     "GradientShap.stdevs: expected a number, got nan"),
+    (b'{"example": 0, "methods": [{"name": "IntegratedGradients", "args": {"n_steps": 2.5}}]}',
+     "expected an integer, got 2.5"),
+    (b'{"example": 0, "methods": [{"name": "Saliency", "args": {"abs": "yes"}}]}',
+     "Saliency.abs: expected true or false"),
     (b'{"example": 0, "methods": [{"name": "Saliency"}], "target": 3}', "target: expected a class index in 0..2"),
 ])
 def test_malformed_requests_get_400_with_a_message(client: TestClient, body: bytes, message: str) -> None:
@@ -177,7 +186,8 @@ def test_text_and_general_features() -> None:
     result = viz.explorer.attribute(1, [{"name": "Saliency", "args": {"abs": False}}], target=1)
     shown = result["results"][0]["features"][0]
     assert shown["categories"] == ["a", "b", "c"]
-    torch.testing.assert_close(torch.tensor(shown["attribution"], dtype=torch.float64), model.weight[1].detach().double(), atol=1e-5, rtol=0)
+    torch.testing.assert_close(torch.tensor(shown["attribution"], dtype=torch.float64),
+                               model.weight[1].detach().double(), atol=1e-5, rtol=0)
     text = TextFeature("words", None, None, lambda x: [f"w{i}" for i in range(x.shape[0])])
     seen = text.visualize(torch.ones(3, 2), torch.rand(3, 2))
     assert seen["tokens"] == ["w0", "w1", "w2"] and seen["attribution"] == [2.0, 2.0, 2.0]

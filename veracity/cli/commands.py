@@ -189,20 +189,22 @@ def explain(ctx: click.Context, out: str, **options: Any) -> None:
 
 @cli.command()
 @common
-@click.option("--metric", "metrics", multiple=True, help="A metric name (repeat; default: " + ", ".join(DEFAULT_METRICS) + ").")
+@click.option("--metric", "metrics", multiple=True,
+              help="A metric name (repeat; default: " + ", ".join(DEFAULT_METRICS) + ").")
 @click.pass_context
 def evaluate(ctx: click.Context, out: str, metrics: tuple[str, ...], **options: Any) -> None:
     """Score the methods with metrics (bootstrap intervals); print the table, write evaluation.json."""
     def work() -> None:
-        from veracity.metrics import evaluate as run_grid
         from veracity.metrics import builtin_metrics
+        from veracity.metrics import evaluate as run_grid
 
         known = builtin_metrics()
         for name in metrics:
             if name not in known:
                 raise UserError(f"--metric: unknown metric {name!r}; known: {', '.join(sorted(known))}")
         setup = _setup(**options)
-        table = run_grid(setup["model"], setup["x"], setup["targets"], setup["methods"], list(metrics or DEFAULT_METRICS),
+        table = run_grid(setup["model"], setup["x"], setup["targets"], setup["methods"],
+                         list(metrics or DEFAULT_METRICS),
                          seed=options["seed"], show_progress=True)
         click.echo(table.to_markdown())
         folder = Path(out)

@@ -3,6 +3,7 @@ methods with their arguments, and the trust report's checks on the chosen exampl
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -12,7 +13,7 @@ from torch import Tensor
 
 from veracity import attr as methods_module
 from veracity._core.predict import predict
-from veracity.insights.features import Batch, BaseFeature
+from veracity.insights.features import BaseFeature, Batch
 from veracity.metrics import faithfulness_correlation, max_sensitivity, model_parameter_randomisation, sparseness
 from veracity.report.checks import DEFAULT_CHECKS
 
@@ -37,8 +38,10 @@ class Param:
             if not isinstance(value, bool):
                 raise RequestError(f"{label}: expected true or false, got {value!r:.40}")
             return value
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (self.kind == "int" and value != int(value)):
-            raise RequestError(f"{label}: expected {'an integer' if self.kind == 'int' else 'a number'}, got {value!r:.40}")
+        wanted = "an integer" if self.kind == "int" else "a number"
+        number = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+        if not number or (self.kind == "int" and value != int(value)):
+            raise RequestError(f"{label}: expected {wanted}, got {value!r:.40}")
         if not self.low <= value <= self.high:
             raise RequestError(f"{label}: expected a value in [{self.low:g}, {self.high:g}], got {value!r}")
         return int(value) if self.kind == "int" else float(value)
@@ -82,7 +85,8 @@ class Explorer:
                                  "wrap the model so that it takes the inputs alone")
             parts = _as_tuple(batch.inputs)
             if len(parts) != len(self.features):
-                raise ValueError(f"`dataset`: batches with {len(self.features)} inputs (one per feature), got {len(parts)}")
+                raise ValueError(f"`dataset`: batches with {len(self.features)} inputs (one per feature), "
+                                 f"got {len(parts)}")
             for i, (feature, part) in enumerate(zip(self.features, parts)):
                 inputs[i].append(feature.transform_input(part).detach())
             labels.append(torch.as_tensor(batch.labels).reshape(-1).long())

@@ -108,7 +108,8 @@ def build_app(explorer: Explorer, token: str | None = None, max_body: int = 6553
 
     folder = resources.files("veracity.insights").joinpath("static")
     pages = {name: folder.joinpath(name).read_bytes() for name in STATIC}
-    types = {"html": "text/html; charset=utf-8", "js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8"}
+    types = {"html": "text/html; charset=utf-8", "js": "text/javascript; charset=utf-8",
+             "css": "text/css; charset=utf-8"}
 
     def error(status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
@@ -175,5 +176,6 @@ def build_app(explorer: Explorer, token: str | None = None, max_body: int = 6553
     app = Starlette(routes=[Route("/", index), Route("/static/{name}", static), Route("/api/config", config),
                             Route("/api/examples", examples), Route("/api/attribute", attribute, methods=["POST"])],
                     middleware=middleware,
-                    exception_handlers={RequestError: request_error, HTTPException: http_error, Exception: server_error})
+                    exception_handlers={RequestError: request_error, HTTPException: http_error,
+                                        Exception: server_error})
     return Guard(app, token, max_body)

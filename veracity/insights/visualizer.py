@@ -24,7 +24,8 @@ class AttributionVisualizer:
     input; ``dataset``: an iterable of :class:`~veracity.insights.Batch` (the first
     ``max_examples`` examples are kept); ``score_func``: applied to the outputs to show a
     score (e.g. softmax); ``use_label_for_attr``: explain the true label (True, Captum's
-    default) or the predicted class, unless the request names a target. Needs the ``app`` extra (Starlette, uvicorn) to serve.
+    default) or the predicted class, unless the request names a target. Needs the ``app``
+    extra (Starlette, uvicorn) to serve.
 
     Example:
         >>> import torch

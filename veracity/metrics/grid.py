@@ -179,7 +179,8 @@ def evaluate(model: Any, inputs: Tensor, targets: Any, methods: dict[str, Any], 
 
     Progress: ``show_progress=None`` (default) shows a bar, to stderr, once the grid has run
     for more than 2 seconds, naming the cell being computed and its cost (:func:`metric_cost`);
-    True prints every metric's cost first and shows the bar at once; False shows nothing. A metric's method arguments can differ from the method's own: give
+    True prints every metric's cost first and shows the bar at once; False shows nothing.
+    A metric's method arguments can differ from the method's own: give
     ``("max_sensitivity", {"n_samples": 5, "method_kwargs": {"n_steps": 16}})`` and that metric
     calls the method with ``n_steps=16`` (for Attribution classes and instances, and for
     ``explain(model, inputs, target, **kwargs)`` functions), its attributions included.

@@ -231,7 +231,8 @@ def build_report(model: Any, inputs: Tensor, targets: Any, methods: dict[str, An
                  if int(targets[i]) < len(names) else str(int(targets[i])),
                  "label": None if labels is None else int(labels[i]),
                  "predicted": int(predicted[i]),
-                 "predicted_name": names[int(predicted[i])] if int(predicted[i]) < len(names) else str(int(predicted[i]))}
+                 "predicted_name": names[int(predicted[i])] if int(predicted[i]) < len(names)
+                 else str(int(predicted[i]))}
                 for i in chosen]
     accuracy = None if labels is None else finite(float((predicted == labels.to(predicted.device)).double().mean()))
     import veracity
