@@ -126,6 +126,22 @@ def test_randproj_equals_fast_without_projection_and_approximates_with(setup):
     assert correlation > 0.5
 
 
+def test_randproj_with_a_faiss_index_equals_the_torch_index(setup):
+    pytest.importorskip("faiss")
+    from veracity.influence import FaissNearestNeighbors
+
+    model = setup["model"]
+    loss = nn.CrossEntropyLoss(reduction="sum")
+    args = (model, model[2], setup["data"], setup["paths"], load_with_lr)
+    torch_index = TracInCPFastRandProj(*args, loss_fn=loss, batch_size=5)
+    faiss_index = TracInCPFastRandProj(*args, loss_fn=loss, batch_size=5, nearest_neighbors=FaissNearestNeighbors())
+    for proponents in (True, False):
+        a = torch_index.influence(setup["test"], k=3, proponents=proponents)
+        b = faiss_index.influence(setup["test"], k=3, proponents=proponents)
+        assert torch.equal(a.indices, b.indices)
+        assert torch.allclose(a.influence_scores, b.influence_scores, atol=1e-4, rtol=1e-4)
+
+
 class Inputs(Dataset):
     def __init__(self, x: torch.Tensor) -> None:
         self.x = x

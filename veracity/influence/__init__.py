@@ -7,10 +7,16 @@ from veracity.influence.base import DataInfluence, TracInCPBase
 from veracity.influence.influence_function import ArnoldiInfluenceFunction, NaiveInfluenceFunction
 from veracity.influence.similarity import SimilarityInfluence, cosine_similarity, euclidean_distance
 from veracity.influence.tracincp import TracInCP
-from veracity.influence.tracincp_fast import TorchNearestNeighbors, TracInCPFast, TracInCPFastRandProj
+from veracity.influence.tracincp_fast import (
+                                              FaissNearestNeighbors,
+                                              TorchNearestNeighbors,
+                                              TracInCPFast,
+                                              TracInCPFastRandProj,
+)
 
 __all__ = [
-    "ArnoldiInfluenceFunction", "DataInfluence", "KMostInfluentialResults", "NaiveInfluenceFunction",
+    "ArnoldiInfluenceFunction", "DataInfluence", "FaissNearestNeighbors", "KMostInfluentialResults",
+    "NaiveInfluenceFunction",
     "SimilarityInfluence", "TorchNearestNeighbors", "TracInCP", "TracInCPBase", "TracInCPFast",
     "TracInCPFastRandProj", "cosine_similarity", "euclidean_distance", "load_flexible_state_dict",
 ]

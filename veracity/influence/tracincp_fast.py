@@ -118,13 +118,50 @@ class TorchNearestNeighbors:
         return found.indices, found.influence_scores
 
 
+class FaissNearestNeighbors:
+    """The same search with a faiss index (the ``influence`` extra: ``pip install faiss-cpu``):
+    exact inner product (``IndexFlatIP``) by default, or any faiss index ``factory`` string such
+    as ``"IVF256,Flat"`` for an approximate one (trained on the stored vectors).
+
+    Example:
+        >>> index = FaissNearestNeighbors()  # doctest: +SKIP
+        >>> index.setup(torch.eye(3))  # doctest: +SKIP
+        >>> index.get_nearest_neighbors(torch.tensor([[0.0, 2.0, 1.0]]), 2)[0].tolist()  # doctest: +SKIP
+        [[1, 2]]
+    """
+
+    def __init__(self, factory: str = "Flat") -> None:
+        try:
+            import faiss  # noqa: F401
+        except ImportError as error:
+            raise ImportError("FaissNearestNeighbors needs faiss: pip install 'veracity[influence]'") from error
+        self.factory = factory
+        self.index: Any = None
+
+    def setup(self, data: Tensor) -> None:
+        import faiss
+
+        vectors = data.detach().to("cpu", torch.float32).contiguous().numpy()
+        self.index = faiss.index_factory(vectors.shape[1], self.factory, faiss.METRIC_INNER_PRODUCT)
+        if not self.index.is_trained:
+            self.index.train(vectors)
+        self.index.add(vectors)
+
+    def get_nearest_neighbors(self, query: Tensor, k: int) -> tuple[Tensor, Tensor]:
+        if self.index is None:
+            fail("nearest_neighbors", "setup(data) before a search", "no data")
+        scores, indices = self.index.search(query.detach().to("cpu", torch.float32).contiguous().numpy(), k)
+        return torch.from_numpy(indices).to(query.device), torch.from_numpy(scores).to(query.device, query.dtype)
+
+
 class TracInCPFastRandProj(TracInCPFast):
     """TracInCPFast with a nearest-neighbour index over the training examples' "checkpoint
     vectors" ``sqrt(lr_c) * flatten(g a^T)``, optionally randomly projected to
     ``projection_dim`` per checkpoint (separate Gaussian projections of ``g`` and ``a``, whose
     outer product keeps inner products in expectation), so that ``influence(inputs, k)`` is
     one search. Without ``projection_dim`` the scores equal TracInCPFast's. The index is
-    :class:`TorchNearestNeighbors` (exact, chunked) unless ``nearest_neighbors`` is given.
+    :class:`TorchNearestNeighbors` (exact, chunked) unless ``nearest_neighbors`` is given (e.g.
+    :class:`FaissNearestNeighbors`).
 
     Example:
         >>> import os, tempfile
