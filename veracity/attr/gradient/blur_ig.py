@@ -70,6 +70,25 @@ def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
     return blurred
 
 
+def blur_levels(x: Tensor, sigmas: list[float]) -> Tensor:
+    """:func:`gaussian_blur` of ``x`` at each of ``sigmas`` in one batched product:
+    ``(len(sigmas), *x.shape)``.
+
+    Example:
+        >>> import torch
+        >>> x = torch.rand(2, 1, 4, 4)
+        >>> levels = blur_levels(x, [0.0, 1.5])
+        >>> levels.shape, torch.allclose(levels[1], gaussian_blur(x, 1.5), atol=1e-6)
+        (torch.Size([2, 2, 1, 4, 4]), True)
+    """
+    def stack(n: int) -> Tensor:
+        return torch.stack([blur_matrix(n, s) for s in sigmas]).to(dtype=x.dtype, device=x.device)
+
+    if x.dim() >= 4:
+        return torch.einsum("khi,...ij,kwj->k...hw", stack(x.shape[-2]), x, stack(x.shape[-1]))
+    return torch.einsum("kfj,...j->k...f", stack(x.shape[-1]), x)
+
+
 def blur_sigmas(max_sigma: float, n_steps: int, sqrt: bool = False) -> list[float]:
     """The ``n_steps + 1`` blur levels of the reference implementation: ``i * max_sigma / n``,
     or their square roots with ``sqrt``.
@@ -132,26 +151,25 @@ class BlurIntegratedGradients(GradientAttribution):
         sigmas = blur_sigmas(float(max_sigma), n_steps, sqrt)
         inputs = call.inputs
         totals = [torch.zeros_like(x) for x in inputs]
-
-        def level(i: int) -> tuple[Tensor, ...]:
-            return tuple(gaussian_blur(x, sigmas[i]) for x in inputs)
+        built: dict[int, list[Tensor]] = {}  # the last chunk's levels start..stop (one more than its points)
 
         def build(start: int, stop: int) -> tuple[Tensor, ...]:
-            levels = [level(i) for i in range(start, stop)]
-            return tuple(torch.cat(parts) for parts in zip(*levels))
+            levels = [blur_levels(x, sigmas[start:stop + 1]) for x in inputs]
+            built.clear()
+            built[start] = levels
+            return tuple(level[:-1].reshape(-1, *x.shape[1:]) for level, x in zip(levels, inputs))
 
         def consume(start: int, stop: int, grads: tuple[Tensor, ...], scalars: Tensor) -> None:
-            levels = [level(i) for i in range(start, stop + 1)]
-            for offset in range(stop - start):
-                for total, grad, here, there in zip(totals, grads, levels[offset], levels[offset + 1]):
-                    total += grad[offset * call.batch:(offset + 1) * call.batch] * (here - there)
+            for total, grad, level in zip(totals, grads, built[start]):
+                steps = level[:-1] - level[1:]  # p_i - p_{i+1}
+                total += (grad.reshape(steps.shape) * steps).sum(0)
 
         gradient_points(call, Points.of(n_steps, inputs, build), consume, chunk_rows=internal_batch_size,
                         show_progress=show_progress, desc="BlurIntegratedGradients")
         result = call.finish(totals)
         if not return_convergence_delta:
             return result
-        values = outputs_at(call, [inputs, level(n_steps)])
+        values = outputs_at(call, [inputs, tuple(gaussian_blur(x, sigmas[-1]) for x in inputs)])
         return result, convergence_delta(tuple(totals), values[0] - values[1])
 
     def has_convergence_delta(self) -> bool:
