@@ -152,3 +152,14 @@ def test_model_and_inputs_untouched(gpt2, tokenizer):
     assert all(torch.equal(v, state[k]) for k, v in gpt2.state_dict().items())
     assert torch.equal(inp.inp_tensor, ids) and not gpt2.training
     assert not gpt2.transformer.wte._forward_hooks
+
+
+def test_inspect_forward_reports_probabilities_of_each_prompt(gpt2, tokenizer):
+    seen = []
+    LLMAttribution(FeatureAblation(gpt2), tokenizer).attribute(
+        TextTemplateInput("{} feels {}", ["he", "happy"]), target=TARGET,
+        _inspect_forward=lambda prompt, response, probs: seen.append((prompt, response, probs)))
+    prompts = {prompt for prompt, _, _ in seen}
+    assert prompts == {"he feels happy", "feels happy", "he feels"} and seen[0][1] == TARGET
+    for _, _, probs in seen:
+        assert abs(probs[0] - probs[1] * probs[2] * probs[3]) < 1e-6 and all(0 < p < 1 for p in probs)

@@ -120,7 +120,8 @@ class _PromptScores:
             scores = scores.exp()
         if self.inspect is not None:
             response = self.owner.tokenizer.decode(self.target)
-            for prompt, row in zip(prompts, scores):
+            probabilities = scores.exp() if self.owner.attr_target == "log_prob" else scores  # as Captum reports
+            for prompt, row in zip(prompts, probabilities):
                 text = self.owner.tokenizer.decode(prompt) if isinstance(prompt, Tensor) else str(prompt)
                 self.inspect(text, response, row.tolist())
         scores = scores[inverse.to(scores.device)]
