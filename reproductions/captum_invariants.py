@@ -2,18 +2,17 @@
 
 Batch versus one-example-at-a-time attributions agree (<= 1e-6) for Saliency, IG,
 Occlusion and FeatureAblation (in float64: in float32 the convolutions of a batch and of one
-example round differently, a few 1e-6 on logits of size ~10, also reported); ``perturbations_per_eval`` 1 and 8 give the same Occlusion
-and FeatureAblation results; NoiseTunnel with ``stdevs=0`` equals the wrapped method; the
-infidelity of the exact explanation of a linear model (its gradient ``w`` for
-``f(x) = w . x``) is 0 up to rounding.
+example round differently, a few 1e-6 on logits of size ~10, also reported);
+``perturbations_per_eval`` 1 and 8 give the same Occlusion and FeatureAblation results;
+NoiseTunnel with ``stdevs=0`` equals the wrapped method; the infidelity of the exact
+explanation of a linear model (its gradient ``w`` for ``f(x) = w . x``) is 0 up to rounding.
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, Callable
-
-import copy
 
 import torch
 from torch import Tensor, nn
@@ -62,8 +61,9 @@ def run(folder: Path) -> dict[str, Any]:
     noise_free = {
         "Saliency": _gap(NoiseTunnel(Saliency(model)).attribute(x, nt_samples=4, stdevs=0.0, target=y),
                          Saliency(model).attribute(x, target=y)),
-        "IntegratedGradients": _gap(NoiseTunnel(IntegratedGradients(model)).attribute(
-            x, nt_samples=4, stdevs=0.0, target=y, n_steps=20), IntegratedGradients(model).attribute(x, target=y, n_steps=20))}
+        "IntegratedGradients": _gap(
+            NoiseTunnel(IntegratedGradients(model)).attribute(x, nt_samples=4, stdevs=0.0, target=y, n_steps=20),
+            IntegratedGradients(model).attribute(x, target=y, n_steps=20))}
     torch.manual_seed(0)
     linear = nn.Sequential(nn.Flatten(), nn.Linear(64, 10)).double().eval()
     gradient = Saliency(linear).attribute(x, target=y, abs=False)
@@ -85,12 +85,14 @@ def main(folder: Path | None = None) -> dict[str, Any]:
     results = run(folder or out_dir())
     rows = [("float32: batch vs one at a time", k, f"{v:.1e}")
             for k, v in results["float32_batch_vs_single_max_abs_diff"].items()]
-    rows += [("float64: batch vs one at a time", k, f"{v:.1e}") for k, v in results["batch_vs_single_max_abs_diff"].items()]
+    rows += [("float64: batch vs one at a time", k, f"{v:.1e}")
+             for k, v in results["batch_vs_single_max_abs_diff"].items()]
     rows += [("perturbations_per_eval 1 vs 8", k, f"{v:.1e}")
              for k, v in results["perturbations_per_eval_1_vs_8_max_abs_diff"].items()]
     rows += [("NoiseTunnel stdevs=0 vs method", k, f"{v:.1e}")
              for k, v in results["noise_tunnel_stdevs0_max_abs_diff"].items()]
-    rows += [("infidelity, linear model, its gradient", "Saliency", f"{results['linear_model_gradient_infidelity']:.1e}")]
+    linear = results["linear_model_gradient_infidelity"]
+    rows += [("infidelity, linear model, its gradient", "Saliency", f"{linear:.1e}")]
     print(table(["invariant", "method", "max |difference|"], rows))
     return results
 

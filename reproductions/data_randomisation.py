@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from reproductions._common import accuracy as accuracy_of
 from reproductions._common import digits, digits_cnn, out_dir, save
 from reproductions._seeds import SEEDS, adebayo_methods, figure, mean, table
 from veracity.data.digits import DigitsCNN
@@ -60,7 +61,7 @@ def run(folder: Path) -> dict[str, Any]:
         model = digits_cnn(seed)
         used: list[Tensor] = []
 
-        def train_func(labels: Tensor, seed: int = seed) -> nn.Module:
+        def train_func(labels: Tensor, seed: int = seed, used: list[Tensor] = used) -> nn.Module:
             used.append(labels)
             return train_on(labels, seed)
 
@@ -71,9 +72,10 @@ def run(folder: Path) -> dict[str, Any]:
             entry["signed"].append(mean(result.similarity["spearman"]))
         random_model = train_on(used[0], seed)
         with torch.no_grad():
-            accuracy.append({"random_train_acc": float((random_model(data.train_x).argmax(1) == used[0]).float().mean()),
-                             "random_test_acc": float((random_model(data.test_x).argmax(1) == data.test_y).float().mean()),
-                             "normal_test_acc": float((model(data.test_x).argmax(1) == data.test_y).float().mean())})
+            train_hits = random_model(data.train_x).argmax(1) == used[0]
+            accuracy.append({"random_train_acc": float(train_hits.float().mean()),
+                             "random_test_acc": accuracy_of(random_model, data),
+                             "normal_test_acc": accuracy_of(model, data)})
     for entry in methods.values():
         entry["abs_mean"] = [sum(entry["abs"]) / len(entry["abs"])]
         entry["signed_mean"] = [sum(entry["signed"]) / len(entry["signed"])]

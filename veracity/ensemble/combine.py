@@ -104,7 +104,8 @@ def variance_ensemble(maps: Maps, normalise: bool = True) -> Tensor:
 
     Example:
         >>> import torch
-        >>> [round(v, 3) for v in variance_ensemble([torch.tensor([[0.0, 1.0]]), torch.tensor([[0.0, 1.0]])])[0].tolist()]
+        >>> maps = [torch.tensor([[0.0, 1.0]]), torch.tensor([[0.0, 1.0]])]
+        >>> [round(v, 3) for v in variance_ensemble(maps)[0].tolist()]
         [0.0, 0.2]
     """
     stacked = normalise_maps(maps) if normalise else stack_maps(maps)

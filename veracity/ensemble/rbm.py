@@ -79,7 +79,8 @@ class BernoulliRBM:
                 v_neg = self._bernoulli(self._visible(chain[:, :rows]))
                 h_neg = self._hidden(v_neg)
                 rate = self.learning_rate / rows
-                self.weights += rate * (torch.bmm(h_pos.transpose(1, 2), batch) - torch.bmm(h_neg.transpose(1, 2), v_neg))
+                positive = torch.bmm(h_pos.transpose(1, 2), batch)
+                self.weights += rate * (positive - torch.bmm(h_neg.transpose(1, 2), v_neg))
                 self.hidden_bias += rate * (h_pos.sum(1) - h_neg.sum(1))
                 self.visible_bias += rate * (batch.sum(1) - v_neg.sum(1))
                 chain[:, :rows] = self._bernoulli(h_neg)
