@@ -15,7 +15,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-import torch
+import torch  # noqa: F401  (the examples use it)
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 

@@ -202,7 +202,7 @@ def relevance_pass(call: Call, model: nn.Module, assign: Assign, canonizers: Seq
         elide = all(_keeps_zeros(m, r) for m, r in chosen.items())
         given: dict[nn.Module | str, Rule] = {m: r for m, r in chosen.items()
                                               if not (elide and _is_plain_pass(m, r))}
-        rules = stack.enter_context(ModuleRules(model, modules=given))
+        stack.enter_context(ModuleRules(model, modules=given))
         assigned.update({names[id(m)]: r for m, r in chosen.items()})
         hooks = stack.enter_context(HookSet())
         records: list[list[Tensor | None]] = [[] for _ in taps]

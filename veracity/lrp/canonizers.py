@@ -11,12 +11,11 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Callable, Iterator, Sequence
 
-import torch
+import torch  # noqa: F401  (the examples use it)
 from torch import Tensor, nn
 
-from veracity._core.canonizers import Compose
+from veracity._core.canonizers import Compose, Sum
 from veracity._core.canonizers import MergeBatchNorm as _Merge
-from veracity._core.canonizers import Sum
 from veracity._core.lrp_canonizers import example_probe, merge_sequential, resnet_canonizer
 from veracity._core.validate import fail
 
