@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -127,9 +127,6 @@ class BlurIntegratedGradients(GradientAttribution):
         >>> attr.shape, bool(delta.abs().max() < 1e-2)
         (torch.Size([2, 1, 8, 8]), True)
     """
-
-    def __init__(self, forward_func: Callable[..., Any]) -> None:
-        super().__init__(forward_func)
 
     def attribute(self, inputs: TensorOrTuple, target: Any = None, additional_forward_args: Any = None,
                   n_steps: int = 100, max_sigma: float = 50.0, sqrt: bool = False,

@@ -3,7 +3,7 @@ features with the smallest gradients first."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -62,9 +62,6 @@ class GuidedIntegratedGradients(GradientAttribution):
         >>> attr.shape, bool(delta.abs().max() < 1e-2)
         (torch.Size([3, 4]), True)
     """
-
-    def __init__(self, forward_func: Callable[..., Any]) -> None:
-        super().__init__(forward_func)
 
     def attribute(self, inputs: TensorOrTuple, baselines: Any = None, target: Any = None,
                   additional_forward_args: Any = None, n_steps: int = 200, fraction: float = 0.25,
