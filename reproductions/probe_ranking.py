@@ -13,8 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from reproductions._common import digits, digits_cnn, out_dir, save
 from veracity.neurons import (
     ablation_table,
@@ -29,7 +27,7 @@ from veracity.neurons import (
 NAME = "probe_ranking"
 SEEDS = (0, 1)
 SIZES = (6, 13)
-PROBE = {"lambda_l1": 1e-3, "lambda_l2": 1e-3, "epochs": 30, "learning_rate": 1e-2}
+PROBE = {"lambda_l1": 3e-3, "lambda_l2": 3e-3, "epochs": 20, "learning_rate": 1e-2}
 
 
 def one_seed(seed: int) -> dict[str, Any]:
