@@ -9,9 +9,8 @@ def test_random_label_model_has_different_gradient_maps_same_input_multiplier_ma
     for method in ("IG", "InputXGradient"):
         assert m[method]["abs_mean"][0] >= 0.85, (method, m[method])
     for acc in r["accuracy"]:
-        # memorisation: seed 0 reaches train accuracy 1.0 in 300 epochs, seed 1 about 0.8 (measured;
-        # methods.md expects 1.0) -- far above the 0.1 of chance either way; the test accuracy of
-        # the random-label model stays at chance
-        assert acc["random_train_acc"] >= 0.75, acc
+        # the random-label model memorised its permuted labels (methods.md: train accuracy 1.0;
+        # measured 1.00 after 300 epochs for seed 0, 0.99 after 750 for seed 1) and is at
+        # chance on the test set
+        assert acc["random_train_acc"] >= 0.99, acc
         assert acc["random_test_acc"] <= 0.2, acc
-    assert max(acc["random_train_acc"] for acc in r["accuracy"]) >= 0.99
