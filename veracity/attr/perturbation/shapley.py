@@ -40,7 +40,8 @@ class ShapleyValueSampling(PerturbationAttribution):
 
     ``variance_reduction="antithetic"`` samples each order with its reverse, ``"stratified"``
     blocks of ``n_groups`` rotations of one order (every group at every position once): both
-    unbiased, with lower variance (see ``docs/accuracy.md``). ``return_std_error=True`` also
+    unbiased; antithetic has about a third of the variance on the digits CNN, stratified helps
+    only on games that depend mostly on coalition size (see ``docs/accuracy.md``). ``return_std_error=True`` also
     returns a standard error per group (same shape as the attributions);
     ``target_std_error`` stops sampling (in rounds) once every group's is below it.
     ``variance_reduction=None`` with neither option is Captum's estimator.
