@@ -75,3 +75,14 @@ def test_layer_permutation_shape_matches_captum() -> None:
     x = torch.randn(5, 3)
     assert (attr.LayerFeaturePermutation(net, net[0]).attribute(x).shape
             == ca.LayerFeaturePermutation(net, net[0]).attribute(x).shape == (10, 4))
+
+
+def test_one_output_column_stays_one_row_per_example() -> None:
+    """A (batch, 1) output is one value per example: (batch, features) for every method, as
+    veracity always gave; Captum 0.9's Shapley methods return (batch, 1, features) there."""
+    torch.manual_seed(0)
+    model, x = torch.nn.Linear(4, 1), torch.randn(2, 4)
+    for name in ("FeatureAblation", "ShapleyValues", "ShapleyValueSampling"):
+        assert getattr(attr, name)(model).attribute(x).shape == (2, 4)
+    ca = pytest.importorskip("captum.attr")
+    assert ca.ShapleyValues(model).attribute(x).shape == (2, 1, 4)

@@ -16,6 +16,7 @@ dimension of 1, as in Captum.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -180,7 +181,7 @@ def scores(call: Call, n_points: int, build: BuildFn, perturbations_per_eval: in
         forward_points(call.with_forward(probed), points, consume, chunk_rows=rows, **common)
         values = torch.cat(result)
         if values.dim() > 2:  # every_output: (n_points, batch, *per example) -> example-major columns
-            if mode is not None:
+            if mode is not None and math.prod(values.shape[2:]) > 1:  # (batch, 1) outputs stay one per example
                 mode.output_shape = tuple(values.shape[2:])
             values = values.reshape(values.shape[0], -1)
         return values
