@@ -325,8 +325,18 @@ class KernelShap(Lime):
         :class:`ShapleyValueSampling` (they imply ``paired_sampling``: the standard errors are
         those of the paired estimator)."""
         call = Call.of(self.forward_func, inputs, target, additional_forward_args)
+        return self.attribute_call(call, baselines, feature_mask, n_samples, perturbations_per_eval,
+                                   return_input_shape, show_progress, generator=generator,
+                                   paired_sampling=paired_sampling, return_std_error=return_std_error,
+                                   target_std_error=target_std_error)
+
+    def attribute_call(self, call: Call, baselines: Any = None, feature_mask: Any = None,
+                       n_samples: int = 25, perturbations_per_eval: int | None = None,
+                       return_input_shape: bool = True, show_progress: bool = False, *,
+                       generator: torch.Generator | None = None, paired_sampling: bool = False,
+                       return_std_error: bool = False, target_std_error: float | None = None) -> Any:
         if not (paired_sampling or return_std_error or target_std_error is not None):
-            return self.attribute_call(call, baselines, feature_mask, n_samples, perturbations_per_eval,
-                                       return_input_shape, show_progress, generator=generator)
+            return super().attribute_call(call, baselines, feature_mask, n_samples, perturbations_per_eval,
+                                          return_input_shape, show_progress, generator=generator)
         return paired_attribute(self, call, baselines, feature_mask, n_samples, perturbations_per_eval,
                                 return_input_shape, show_progress, generator, return_std_error, target_std_error)

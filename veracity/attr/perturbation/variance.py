@@ -148,7 +148,11 @@ def paired_kernel_shap(call: Call, base: tuple[Tensor, ...], groups: FeatureGrou
             coalitions = torch.cat([torch.ones(1, n, dtype=torch.bool), torch.zeros(1, n, dtype=torch.bool),
                                     coalitions])
         chosen = coalitions.to(device)
-        values = scores(call, chosen.shape[0], presence_builder(call, base, groups, lambda a, b, c=chosen: c[a:b]),
+
+        def rows(start: int, stop: int, chosen: Tensor = chosen) -> Tensor:
+            return chosen[start:stop]
+
+        values = scores(call, chosen.shape[0], presence_builder(call, base, groups, rows),
                         perturbations_per_eval, show_progress, desc, groups.ids, mode=mode, every_output=True)
         if ends is None:
             ends = values[:2].double()
