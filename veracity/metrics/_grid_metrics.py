@@ -145,6 +145,18 @@ _WITH_EXPLANATION = (
 )
 
 
+def metric_functions() -> dict[str, tuple[str, Callable[..., Any]]]:
+    """Each named metric's kind (``"attributions"``: calls the model on perturbed inputs;
+    ``"explain"``: re-explains; ``"map"``: the map and masks only) and its function."""
+    table: dict[str, tuple[str, Callable[..., Any]]] = {}
+    for kind, items in (("attributions", _WITH_ATTRIBUTIONS), ("explain", _WITH_EXPLANATION),
+                        ("map", _ATTRIBUTIONS_ONLY)):
+        for function, _ in items:
+            table[function.__name__] = (kind, function)
+    table.update({function.__name__: ("map", function) for function in _MASKS})
+    return table
+
+
 def builtin_metrics() -> dict[str, Metric]:
     """Every metric the grid knows by name, with its direction."""
     table: dict[str, Metric] = {}

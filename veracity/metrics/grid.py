@@ -139,12 +139,9 @@ def metric_cost(metric: Metric, inputs: Tensor) -> str:
     """
     import inspect
 
-    from veracity.metrics import _grid_metrics as grid_metrics
+    from veracity.metrics._grid_metrics import metric_functions
 
-    groups: dict[str, tuple[str, Any]] = {f.__name__: (kind, f) for kind, items in (
-        ("attributions", grid_metrics._WITH_ATTRIBUTIONS), ("explain", grid_metrics._WITH_EXPLANATION),
-        ("map", grid_metrics._ATTRIBUTIONS_ONLY)) for f, _ in items}
-    groups.update({f.__name__: ("map", f) for f in grid_metrics._MASKS})
+    groups = metric_functions()
     if metric.name.startswith("mprt_") or metric.name == "efficient_mprt":
         return f"{metric.name}: one re-explanation per randomisable layer (on a batch of every example)"
     if metric.name not in groups:
