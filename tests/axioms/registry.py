@@ -88,7 +88,8 @@ FIXTURES: dict[str, list[Spec]] = {
         Spec("BlurIntegratedGradients", "BlurIntegratedGradients", kwargs=lambda x: {"n_steps": 32, "max_sigma": 3.0})],
     "GeometricallyGuidedIntegratedGradients": [Spec("GeometricallyGuidedIntegratedGradients",
                                                     "GeometricallyGuidedIntegratedGradients",
-                                                    kwargs=lambda x: {"n_steps": 16, "baselines": 0.1 * torch.ones_like(x)})],
+                                                    kwargs=lambda x: {"n_steps": 16,
+                                                                      "baselines": 0.1 * torch.ones_like(x)})],
     "FeatureAblation": [
         Spec("FeatureAblation", "FeatureAblation"),
         Spec("FeatureAblation-groups", "FeatureAblation",

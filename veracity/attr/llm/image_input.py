@@ -73,3 +73,59 @@ class ImageMaskInput(InterpretableInput):
             if perturbed_tensor[0][index] == 0:
                 pixels[feature.cpu().numpy()] = self.baseline
         return self.processor_fn(Image.fromarray(pixels.astype("uint8")))
+
+    def format_pixel_attr(self, itp_attr: Tensor) -> Tensor:
+        """Feature attributions ``(..., n_features)`` painted onto the pixels: ``(..., height, width)``.
+
+        A pixel gets the sum of the attributions of the features whose mask covers it
+        (overlapping ``mask_list`` features add up).
+        """
+        if itp_attr.shape[-1] != self.n_itp_features:
+            fail("itp_attr", f"a last dimension of {self.n_itp_features} (one value per feature)", itp_attr)
+        masks = torch.stack(self.get_mask_list()).to(device=itp_attr.device, dtype=itp_attr.dtype)
+        return torch.einsum("...f,fhw->...hw", itp_attr, masks)
+
+    def plot_mask_overlay(self, show: bool = False, border_width: int = 0,
+                          show_legends: bool = True) -> tuple[Any, Any] | None:
+        """The image with each feature's segment tinted in its own colour (and a legend).
+
+        Returns ``(figure, axes)``, or None after ``plt.show()`` when ``show=True``.
+        """
+        return _plot_overlay(self, None, show, border_width, show_legends)
+
+
+def _plot_overlay(inp: ImageMaskInput, pixel_attr: Tensor | None, show: bool, border_width: int,
+                  show_legends: bool) -> tuple[Any, Any] | None:
+    """Segments tinted (``pixel_attr`` None) or an attribution heat map over the image."""
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots()
+    axes.imshow(np.array(inp.image))
+    masks = [m.cpu().numpy() for m in inp.get_mask_list()]
+    colours = plt.get_cmap("tab20")
+    if pixel_attr is None:
+        for index, mask in enumerate(masks):
+            tint = np.zeros((*mask.shape, 4))
+            tint[mask] = colours(index % 20)
+            tint[..., 3] = 0.45 * mask
+            axes.imshow(tint)
+        if show_legends:
+            from matplotlib.patches import Patch
+
+            axes.legend(handles=[Patch(color=colours(i % 20), label=str(v)) for i, v in enumerate(inp.values)],
+                        loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    else:
+        values = pixel_attr.detach().cpu().numpy()
+        bound = float(np.abs(values).max()) or 1.0
+        shown = axes.imshow(values, cmap="RdBu_r", vmin=-bound, vmax=bound, alpha=0.6)
+        if show_legends:
+            figure.colorbar(shown, ax=axes, label="attribution")
+    if border_width > 0:
+        for mask in masks:
+            axes.contour(mask.astype(float), levels=[0.5], colors="black", linewidths=border_width)
+    axes.set_axis_off()
+    if show:
+        plt.show()
+        return None
+    return figure, axes
+

@@ -140,3 +140,25 @@ class LLMAttributionResult:
             plt.show()
             return None
         return fig, ax
+
+    def plot_image_heatmap(self, show: bool = False, target_token_pos: int | tuple[int, int] | None = None,
+                           border_width: int = 2, show_legends: bool = True) -> Any:
+        """For an :class:`ImageMaskInput`: the attributions painted on the image's segments.
+
+        ``target_token_pos`` None uses ``seq_attr``; an int one output token's row of
+        ``token_attr``; ``(start, end)`` the sum of rows ``start:end``.
+        """
+        from veracity.attr.llm.image_input import ImageMaskInput, _plot_overlay
+
+        if not isinstance(self.inp, ImageMaskInput):
+            fail("self.inp", "an ImageMaskInput (plot_image_heatmap draws image segments)", self.inp)
+        if target_token_pos is None:
+            values = self.seq_attr
+        else:
+            if self.token_attr is None:
+                fail("target_token_pos", "None: this result has no token_attr", target_token_pos)
+            rows = self.token_attr
+            values = (rows[target_token_pos] if isinstance(target_token_pos, int)
+                      else rows[target_token_pos[0]:target_token_pos[1]].sum(0))
+        return _plot_overlay(self.inp, self.inp.format_pixel_attr(values.reshape(1, -1))[0], show,
+                             border_width, show_legends)

@@ -23,6 +23,7 @@ from veracity._core.layers import as_layers
 from veracity._core.lrp_engine import LRPResult, relevance_pass
 from veracity._core.validate import fail
 from veracity.attr._base import GradientAttribution
+from veracity.attr.layer.adapter import LayerAttribution
 from veracity.attr.lrp.rules import EpsilonRule, IdentityRule
 
 __all__ = ["LRP", "LayerLRP"]
@@ -150,6 +151,8 @@ class LayerLRP(LRP):
         >>> LayerLRP(model, model[1]).attribute(x, target=1).shape
         torch.Size([2, 4, 8, 8])
     """
+
+    interpolate = staticmethod(LayerAttribution.interpolate)
 
     def __init__(self, model: nn.Module, layer: Any, device_ids: Any = None, composite: Any = None) -> None:
         super().__init__(model, composite)
