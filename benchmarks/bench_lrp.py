@@ -15,6 +15,7 @@ check that the script works. Not part of the test suite.
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import pathlib
 import subprocess
@@ -24,7 +25,7 @@ import warnings
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _harness import best_time, forward_backward_limit, print_table  # noqa: E402
+from _harness import best_time, forward_backward_limit, forward_limit, print_table  # noqa: E402
 from models import images, resnet_like  # noqa: E402
 
 from veracity import lrp  # noqa: E402
@@ -53,10 +54,33 @@ def _zennit_lrp(model: torch.nn.Module, x: torch.Tensor, target: int) -> torch.T
         return attributor(x, start)[1]
 
 
+def positive_twin(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy whose convolution and linear weights are their positive parts (biases dropped)."""
+    twin = copy.deepcopy(model)
+    with torch.no_grad():
+        for module in twin.modules():
+            if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+                module.weight.clamp_(min=0)
+                if module.bias is not None:
+                    module.bias.zero_()
+    return twin
+
+
+def rule_limit(model: torch.nn.Module, x: torch.Tensor, rows: int, repeats: int,
+               chunks: tuple[int, ...] = (16, 32, 64, 128)) -> float:
+    """The raw cost a z+ composite needs at least: the model's forward (the activations) plus one
+    forward+backward of its positive-weight twin (the z+ denominators, and the relevance sent
+    back through them), each at its best chunk size."""
+    plain, _ = forward_limit(model, x, rows=rows, chunks=chunks, repeats=repeats)
+    twin, _ = forward_backward_limit(positive_twin(model), x, rows=rows, chunks=chunks, repeats=repeats)
+    return plain + twin
+
+
 def lrp_rows(batch: int, size: int, repeats: int) -> list[dict[str, object]]:
     model, target = resnet_like(), 3
     x = images(batch)[..., :size, :size].contiguous()
     limit, _ = forward_backward_limit(model, x, rows=batch, chunks=(batch,), repeats=repeats)
+    zplus_limit = rule_limit(model, x, batch, repeats, chunks=(batch,))
     plain = lrp.EpsilonPlusFlat()
     epsilon_only = lrp.LayerMapComposite([(lrp.composites.LINEAR, lrp.Epsilon()), (torch.nn.ReLU, lrp.Pass()),
                                           (lrp.composites.AVG_POOL, lrp.Norm()),
@@ -78,7 +102,9 @@ def lrp_rows(batch: int, size: int, repeats: int) -> list[dict[str, object]]:
         rows.append({"call": f"LRP {name}, batch {batch}, 3x{size}x{size}", "veracity_s": seconds,
                      "zennit_s": zennit_s if name == "EpsilonPlusFlat" else None,
                      "zennit/veracity": zennit_s / seconds if zennit_s and name == "EpsilonPlusFlat" else None,
-                     "limit_s (1 fwd+bwd)": limit, "veracity/limit": seconds / limit})
+                     "limit_s (1 fwd+bwd)": limit, "veracity/limit": seconds / limit,
+                     "rule limit_s (fwd + W+ fwd+bwd)": None if name == "Epsilon only" else zplus_limit,
+                     "veracity/rule limit": None if name == "Epsilon only" else seconds / zplus_limit})
     return rows
 
 
@@ -87,11 +113,13 @@ def crp_rows(batch: int, size: int, channels: int, repeats: int) -> list[dict[st
     x = images(batch)[..., :size, :size].contiguous()
     composite = lrp.EpsilonPlusFlat(canonizers=[lrp.ResNetCanonizer()])
     limit, chunk = forward_backward_limit(model, x, rows=batch * channels, repeats=repeats)
+    zplus_limit = rule_limit(model, x, batch * channels, repeats)
     seconds = best_time(lambda: lrp.conditional_relevance(model, composite, x, target, "block1",
                                                           list(range(channels))), repeats)
     return [{"call": f"CRP {channels} channels of block1, batch {batch}, 3x{size}x{size}", "veracity_s": seconds,
              "zennit_s": None, "zennit/veracity": None,
-             f"limit_s ({channels} fwd+bwd, chunk {chunk})": limit, "veracity/limit": seconds / limit}]
+             f"limit_s ({channels} fwd+bwd, chunk {chunk})": limit, "veracity/limit": seconds / limit,
+             "rule limit_s (fwd + W+ fwd+bwd)": zplus_limit, "veracity/rule limit": seconds / zplus_limit}]
 
 
 def main() -> None:

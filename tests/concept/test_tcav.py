@@ -179,3 +179,14 @@ def test_bad_input_names_the_argument(tmp_path) -> None:  # type: ignore[no-unty
         tcav.interpret(torch.zeros(2, 1, 6, 6), [cs], target=0, attribute_to_layer_input=True)
     with pytest.raises(ValueError, match=r"`target`"):
         tcav.interpret(torch.zeros(2, 1, 6, 6), [cs], target=[0, 1, 2])
+
+
+def test_unbalanced_concepts_are_refused_unless_allowed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    model = Net().eval()
+    small, big = concepts(2, rows=5)[0], concepts(2, rows=12)[1]
+    tcav = TCAV(model, ["fc1"], save_path=str(tmp_path))
+    with pytest.raises(ValueError, match=r"`experimental_sets`.*\{'c0': 5, 'c1': 12\}"):
+        tcav.interpret(torch.zeros(2, 1, 6, 6), [[small, big]], target=0)
+    lenient = TCAV(model, ["fc1"], save_path=str(tmp_path / "lenient"), allow_unbalanced=True)
+    scores = lenient.interpret(torch.zeros(2, 1, 6, 6), [[small, big]], target=0)
+    assert torch.allclose(scores["0-1"]["fc1"]["sign_count"].sum(), torch.tensor(1.0))

@@ -45,7 +45,10 @@ class TCAV(ConceptInterpreter):
     ``layer_attr_method``: None for plain layer gradients (Captum's default), or a layer
     attribution object whose ``layer`` is set per layer (on a copy). ``classifier_kwargs`` go to
     ``train_and_eval`` (e.g. ``test_split_ratio``). Added keywords: ``show_progress`` and
-    ``chunk_rows`` (examples per model call; default: the memory budget).
+    ``chunk_rows`` (examples per model call; default: the memory budget), and
+    ``allow_unbalanced``: by default no concept of a set may have more than twice the examples
+    of another (a CAV fitted on unbalanced sets leans toward the larger concept, and its TCAV
+    scores with it); Captum accepts any sizes silently, ``allow_unbalanced=True`` does too.
 
     Example:
         >>> import tempfile, torch
@@ -61,7 +64,8 @@ class TCAV(ConceptInterpreter):
 
     def __init__(self, model: nn.Module, layers: Any, model_id: str = "default_model_id", classifier: Any = None,
                  layer_attr_method: Any = None, attribute_to_layer_input: bool = False, save_path: str = "./cav/",
-                 *, show_progress: bool = False, chunk_rows: int | None = None, **classifier_kwargs: Any) -> None:
+                 *, show_progress: bool = False, chunk_rows: int | None = None, allow_unbalanced: bool = False,
+                 **classifier_kwargs: Any) -> None:
         super().__init__(model)
         if not isinstance(model, nn.Module):
             fail("model", "a torch.nn.Module", model, TypeError)
@@ -77,6 +81,7 @@ class TCAV(ConceptInterpreter):
         self.save_path = save_path
         self.show_progress = show_progress
         self.chunk_rows = chunk_rows
+        self.allow_unbalanced = allow_unbalanced
         self.cavs: dict[str, dict[str, CAV]] = {}
         CAV.create_cav_dir_if_missing(save_path, model_id)
 
@@ -118,6 +123,10 @@ class TCAV(ConceptInterpreter):
         for concepts, layer in missing:
             data = [(activations[c.id][layer], torch.full((activations[c.id][layer].shape[0],), c.id))
                     for c in concepts]
+            counts = {c.name: int(values.shape[0]) for c, (values, _) in zip(concepts, data)}
+            if max(counts.values()) > 2 * min(counts.values()) and not self.allow_unbalanced:
+                fail("experimental_sets", "concepts of comparable sizes in a set, none with more than twice "
+                     "the examples of another (or TCAV(..., allow_unbalanced=True))", f"examples per concept {counts}")
             stats = self.classifier.train_and_eval(data, **self.classifier_kwargs) or {}
             weights = torch.as_tensor(self.classifier.weights()).detach()
             classes = [int(c) for c in self.classifier.classes()]
