@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -96,6 +97,8 @@ class GuidedIntegratedGradients(GradientAttribution):
                      show_progress: bool) -> Tensor:
         target, start = _flat(call.inputs), _flat(base)
         diff = target - start
+        moving = diff != 0
+        diff_safe = torch.where(moving, diff, torch.ones_like(diff))
         x = start.clone()
         attr = torch.zeros_like(x)
         l1_total = diff.abs().sum(1)
@@ -105,7 +108,7 @@ class GuidedIntegratedGradients(GradientAttribution):
             for step in range(n_steps):
                 point = call.with_forward(call.forward_func, inputs=tuple(_unflat(x, call.inputs)))
                 grad_actual = _flat(gradients_at(point))
-                grad = grad_actual.clone()
+                grad = grad_actual
                 alpha = (step + 1.0) / n_steps
                 alpha_min, alpha_max = max(alpha - max_dist, 0.0), min(alpha + max_dist, 1.0)
                 x_min, x_max = start + diff * alpha_min, start + diff * alpha_max
@@ -114,29 +117,35 @@ class GuidedIntegratedGradients(GradientAttribution):
                 for _ in range(4 * features + 8):  # each pass settles at least one feature or ends
                     if not bool(active.any()):
                         break
-                    x_old = x.clone()
-                    x_alpha = torch.where(diff != 0, (x - start) / torch.where(diff != 0, diff, 1.0),
-                                          torch.full_like(x, alpha_max))
-                    behind = (x_alpha < alpha_min) & active[:, None]
-                    x = torch.where(behind, x_min, x)
+                    # features behind the band (a feature with diff == 0 never is) jump to its lower edge
+                    behind = moving & ((x - start) / diff_safe < alpha_min) & active[:, None]
+                    x_old, x = x, torch.where(behind, x_min, x)
                     l1_current = (x - target).abs().sum(1)
                     close = (l1_current - l1_target).abs() <= _EPS + _EPS * l1_target.abs()
                     attr += (x - x_old) * grad_actual
                     active = active & ~close
                     if not bool(active.any()):
                         break
-                    x_old = x.clone()
                     grad = torch.where(x == x_max, torch.inf, grad)
                     magnitude = grad.abs()
-                    threshold = magnitude.kthvalue(k, dim=1, keepdim=True).values
+                    threshold = _kth_smallest(magnitude, k)
                     selected = (magnitude <= threshold) & (grad != torch.inf) & active[:, None]
                     l1_s = ((x - x_max).abs() * selected).sum(1)
                     gamma = torch.where(l1_s > 0, (l1_current - l1_target) / torch.where(l1_s > 0, l1_s, 1.0),
                                         torch.full_like(l1_s, torch.inf))
                     whole = (gamma > 1.0)[:, None]
                     moved = x + (x_max - x) * gamma.clamp(max=1.0)[:, None]
-                    x = torch.where(selected, torch.where(whole, x_max, moved), x)
+                    x_old, x = x, torch.where(selected, torch.where(whole, x_max, moved), x)
                     attr += (x - x_old) * grad_actual
                     active = active & (gamma > 1.0)
                 bar.update(1)
         return attr
+
+
+def _kth_smallest(values: Tensor, k: int) -> Tensor:
+    """The ``k``-th smallest value of each row, ``(rows, 1)``: ``torch.kthvalue``'s result. On
+    the CPU numpy's introselect gives it about 10x faster (it is the loop's costliest step)."""
+    if values.device.type == "cpu" and values.dtype in (torch.float32, torch.float64):
+        return torch.from_numpy(np.partition(values.detach().numpy(), k - 1, axis=1)[:, k - 1:k])
+    return values.kthvalue(k, dim=1, keepdim=True).values
+
