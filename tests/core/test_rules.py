@@ -10,9 +10,30 @@ from torch import nn
 
 from tests.conftest import MLP, SmallCNN
 from tests.core.model_state import assert_unchanged, snapshot
-from veracity._core.rules import Epsilon, Gradient, ModuleRules, Passthrough, select_modules, stabilize
+from veracity._core.rules import Gradient, ModuleRules, Passthrough, forward_with, select_modules, stabilize
 
 EPS = 0.01
+
+
+@dataclass(frozen=True)
+class Epsilon:
+    """Test fixture: a minimal LRP-epsilon rule in gradient form, ``R_in = x * (W^T (R_out /
+    (z + epsilon * sign(z))))``, to test the ModuleRules machinery apart from the library's
+    rules (veracity.lrp.Epsilon is the library's one, tested in tests/lrp). Subclasses may
+    override :meth:`parameters` to modify the weights functionally."""
+
+    epsilon: float = 1e-6
+
+    def parameters(self, module: nn.Module) -> dict[str, torch.Tensor]:
+        return {}
+
+    def backward(self, module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor,
+                 grad_output: torch.Tensor) -> torch.Tensor:
+        x = inputs[0].detach().requires_grad_()
+        with torch.enable_grad():
+            z = forward_with(module, (x,), **self.parameters(module))
+        (contribution,) = torch.autograd.grad(z, x, grad_output / stabilize(z.detach(), self.epsilon))
+        return x.detach() * contribution
 
 
 @dataclass(frozen=True)

@@ -126,36 +126,6 @@ class Passthrough:
         return grad_output
 
 
-@dataclass(frozen=True)
-class Epsilon:
-    """LRP-epsilon for an affine layer ``z = W x + b`` (Bach et al. 2015), gradient form:
-    ``R_in = x * (W^T (R_out / (z + epsilon * sign(z))))``, where the incoming gradient is the
-    relevance ``R_out``. Subclasses may override :meth:`parameters` to modify the weights
-    functionally (gamma: ``w + gamma * w.clamp(min=0)``).
-
-    Example:
-        >>> layer = torch.nn.Linear(2, 1, bias=False)
-        >>> with torch.no_grad():
-        ...     _ = layer.weight.copy_(torch.tensor([[1.0, 3.0]]))
-        >>> x = torch.ones(1, 2)
-        >>> Epsilon(0.0).backward(layer, (x,), layer(x), torch.tensor([[8.0]]))
-        tensor([[2., 6.]])
-    """
-
-    epsilon: float = 1e-6
-
-    def parameters(self, module: nn.Module) -> dict[str, Tensor]:
-        return {}
-
-    def backward(self, module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor,
-                 grad_output: Tensor) -> Tensor | Grads:
-        x = inputs[0].detach().requires_grad_()
-        with torch.enable_grad():
-            z = forward_with(module, (x,), **self.parameters(module))
-        (contribution,) = torch.autograd.grad(z, x, grad_output / stabilize(z.detach(), self.epsilon))
-        return x.detach() * contribution
-
-
 class _RuleCall(torch.autograd.Function):
     """Forward: the module's (detached) output. Backward: the rule's gradient for the inputs."""
 
@@ -189,7 +159,7 @@ class ModuleRules:
     Example:
         >>> model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU(), torch.nn.Linear(2, 1))
         >>> x = torch.ones(1, 2, requires_grad=True)
-        >>> with ModuleRules(model, [(torch.nn.Linear, Epsilon()), ("1", Passthrough())]) as rules:
+        >>> with ModuleRules(model, [(torch.nn.Linear, Gradient()), ("1", Passthrough())]) as rules:
         ...     out = model(x)
         >>> sorted(rules.assigned)
         ['0', '1', '2']
