@@ -10,18 +10,32 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 import warnings
 
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _harness import best_time, print_table  # noqa: E402
+from _harness import print_table  # noqa: E402
 from models import images, resnet_like  # noqa: E402
 
 from veracity.robust import FGSM, PGD  # noqa: E402
 
 warnings.filterwarnings("ignore")
 torch.set_num_threads(2)
+
+
+def interleaved(calls: list, repeats: int) -> list[float]:
+    """The best time of each call over ``repeats`` rounds, every call timed once per round."""
+    for call in calls:
+        call()  # warm-up
+    best = [float("inf")] * len(calls)
+    for _ in range(repeats):
+        for i, call in enumerate(calls):
+            start = time.perf_counter()
+            call()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return best
 
 
 def main() -> None:
@@ -31,7 +45,7 @@ def main() -> None:
     from captum.robust import FGSM as CaptumFGSM
     from captum.robust import PGD as CaptumPGD
 
-    batch, steps, repeats = (4, 3, 1) if args.quick else (16, 20, 3)
+    batch, steps, repeats = (4, 3, 1) if args.quick else (16, 20, 7)
     model = resnet_like()
     x = images(batch).clamp(-3, 3)
     target = torch.arange(batch) % 10
@@ -39,18 +53,20 @@ def main() -> None:
     kwargs = dict(radius=0.05, step_size=0.01, step_num=steps, target=target)
     agree = torch.allclose(PGD(model, loss, -3, 3).perturb(x, **kwargs),
                            CaptumPGD(model, loss, -3, 3).perturb(x, **kwargs), atol=1e-5)
-    veracity_s = best_time(lambda: PGD(model, loss, -3, 3).perturb(x, **kwargs), repeats)
-    captum_s = best_time(lambda: CaptumPGD(model, loss, -3, 3).perturb(x, **kwargs), repeats)
-    fgsm_v = best_time(lambda: FGSM(model, loss, -3, 3).perturb(x, 0.01, target), repeats)
-    fgsm_c = best_time(lambda: CaptumFGSM(model, loss, -3, 3).perturb(x, 0.01, target), repeats)
-
     def limit_run(n: int) -> None:
         for _ in range(n):
             leaf = x.clone().requires_grad_()
             torch.autograd.grad(loss(model(leaf), target).sum(), leaf)
 
-    limit = best_time(lambda: limit_run(steps), repeats)
-    one = best_time(lambda: limit_run(1), repeats)
+    # round-robin: each repeat times every case once, so drift on a noisy machine hits all alike
+    veracity_s, captum_s, limit, fgsm_v, fgsm_c, one = interleaved([
+        lambda: PGD(model, loss, -3, 3).perturb(x, **kwargs),
+        lambda: CaptumPGD(model, loss, -3, 3).perturb(x, **kwargs),
+        lambda: limit_run(steps),
+        lambda: FGSM(model, loss, -3, 3).perturb(x, 0.01, target),
+        lambda: CaptumFGSM(model, loss, -3, 3).perturb(x, 0.01, target),
+        lambda: limit_run(1),
+    ], repeats)
     print_table(f"Attacks, batch {batch}, 3x64x64, ResNet-like (results agree with Captum: {agree})", [
         {"method": f"PGD step_num={steps}", "captum s": captum_s, "veracity s": veracity_s,
          "ratio (captum/veracity)": captum_s / veracity_s, "limit s": limit, "ratio to limit": veracity_s / limit},
