@@ -206,3 +206,47 @@ def test_a_corrupt_chunk_is_refused(tmp_path: Path, damage: str) -> None:
         attribute_dataset(va.InputXGradient(Counting()), ds, tmp_path, **kwargs)
     with pytest.raises(ValueError, match="(corrupt|unreadable)"):
         open_store(tmp_path, verify=True)
+
+
+KILL_SCRIPT = r"""
+import os, signal, sys
+sys.path.insert(0, {root!r})
+import veracity.dataset.attribute as attribute
+from tests.dataset.test_attribute_dataset import Counting, Flaky, data
+
+real, calls = attribute.write_manifest, [0]
+
+def write_manifest(path, manifest):
+    calls[0] += 1
+    if calls[0] == {kill_at}:  # chunk {chunk}'s arrays are written: half a temporary manifest, then kill -9
+        with open(path / "manifest.json.tmp", "w") as handle:
+            handle.write('{{"complete": [0, 1, 2')
+        os.kill(os.getpid(), signal.SIGKILL)
+    real(path, manifest)
+
+attribute.write_manifest = write_manifest
+attribute.attribute_dataset(Flaky(Counting()), data(), {store!r}, batch_size=2, chunk_size=4,
+                            show_progress=False, n_steps=4)
+"""
+
+
+def test_kill_9_mid_run_then_resume_gives_the_uninterrupted_store(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = str(Path(__file__).resolve().parents[2])
+    kwargs = dict(batch_size=2, chunk_size=4, show_progress=False, n_steps=4)
+    attribute_dataset(Flaky(Counting()), data(), tmp_path / "ref", **kwargs)
+    # write_manifest calls: 1 = the empty manifest, 2 = chunk 0 done, 3 = chunk 1 done (killed before it lands)
+    script = KILL_SCRIPT.format(root=root, kill_at=3, chunk=1, store=str(tmp_path / "run"))
+    done = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == -9, done.stderr
+    assert open_store(tmp_path / "run").manifest["complete"] == [0]  # the half-written manifest never landed
+    resumed = Flaky(Counting())
+    result = attribute_dataset(resumed, data(), tmp_path / "run", **kwargs)
+    assert resumed.examples == N - 4  # chunk 1 (written, not committed) and chunk 2, nothing of chunk 0
+    reference = arrays(tmp_path / "ref")
+    for name, values in arrays(tmp_path / "run").items():
+        assert values.tobytes() == reference[name].tobytes(), name
+    assert result.manifest == open_store(tmp_path / "ref").manifest
+    open_store(tmp_path / "run", verify=True)
