@@ -74,7 +74,12 @@ def model_fingerprint(model: Any) -> str:
 
 
 def example_hash(example: Any) -> str:
-    """SHA-256 of one ``(input, target)`` example (tensors by value, other values by ``repr``)."""
+    """SHA-256 of one ``(input, target)`` example (tensors by value, other values by ``repr``).
+
+    Example:
+        >>> example_hash((torch.ones(2), 1)) == example_hash((torch.ones(2), 1)) != example_hash((torch.ones(2), 0))
+        True
+    """
     digest = hashlib.sha256()
     for part in example if isinstance(example, (tuple, list)) else (example,):
         if isinstance(part, Tensor):
@@ -142,7 +147,12 @@ def read_manifest(path: Path) -> dict[str, Any]:
 
 
 def chunk_checksum(rows: np.ndarray) -> str:
-    """SHA-256 of one chunk's rows of an array (dtype, shape and bytes)."""
+    """SHA-256 of one chunk's rows of an array (dtype, shape and bytes).
+
+    Example:
+        >>> chunk_checksum(np.zeros(2)) == chunk_checksum(np.zeros(2)) != chunk_checksum(np.zeros(2, np.float32))
+        True
+    """
     digest = hashlib.sha256()
     digest.update(f"{rows.dtype.str}{rows.shape}".encode())
     digest.update(np.ascontiguousarray(rows).tobytes())
@@ -164,7 +174,19 @@ class DatasetStore:
     """A store written by :func:`veracity.dataset.attribute_dataset`, opened for reading.
 
     ``attributions``, ``outputs`` and ``targets`` are Zarr arrays (rows = examples); ``numpy(name)``
-    reads one whole; ``complete`` says whether every chunk was written.
+    reads one whole; ``complete`` says whether every chunk was written; ``verify()`` checks every
+    complete chunk against the checksum the manifest holds for it.
+
+    Example:
+        >>> import tempfile, veracity.attr as va
+        >>> from veracity.dataset import attribute_dataset
+        >>> model = torch.nn.Linear(3, 2)
+        >>> data = torch.utils.data.TensorDataset(torch.ones(4, 3), torch.tensor([0, 1, 0, 1]))
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     stored = attribute_dataset(va.Saliency(model), data, d, chunk_size=3, show_progress=False)
+        ...     stored.verify()
+        ...     stored.numpy("targets").tolist(), stored.manifest["n_chunks"], stored.complete
+        ([0, 1, 0, 1], 2, True)
     """
 
     path: Path
