@@ -230,7 +230,9 @@ attribute.attribute_dataset(Flaky(Counting()), data(), {store!r}, batch_size=2, 
 """
 
 
-def test_kill_9_mid_run_then_resume_gives_the_uninterrupted_store(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kill_at, committed", [(2, []), (3, [0])])
+def test_kill_9_mid_run_then_resume_gives_the_uninterrupted_store(tmp_path: Path, kill_at: int,
+                                                                  committed: list[int]) -> None:
     import subprocess
     import sys
 
@@ -238,15 +240,26 @@ def test_kill_9_mid_run_then_resume_gives_the_uninterrupted_store(tmp_path: Path
     kwargs = dict(batch_size=2, chunk_size=4, show_progress=False, n_steps=4)
     attribute_dataset(Flaky(Counting()), data(), tmp_path / "ref", **kwargs)
     # write_manifest calls: 1 = the empty manifest, 2 = chunk 0 done, 3 = chunk 1 done (killed before it lands)
-    script = KILL_SCRIPT.format(root=root, kill_at=3, chunk=1, store=str(tmp_path / "run"))
+    script = KILL_SCRIPT.format(root=root, kill_at=kill_at, chunk=kill_at - 2, store=str(tmp_path / "run"))
     done = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120)
     assert done.returncode == -9, done.stderr
-    assert open_store(tmp_path / "run").manifest["complete"] == [0]  # the half-written manifest never landed
+    assert (tmp_path / "run" / "attributions").exists()  # arrays of the killed chunk are on disk
+    assert open_store(tmp_path / "run").manifest["complete"] == committed  # the half manifest never landed
     resumed = Flaky(Counting())
     result = attribute_dataset(resumed, data(), tmp_path / "run", **kwargs)
-    assert resumed.examples == N - 4  # chunk 1 (written, not committed) and chunk 2, nothing of chunk 0
+    assert resumed.examples == N - 4 * len(committed)  # the written-not-committed chunk again, no committed one
     reference = arrays(tmp_path / "ref")
     for name, values in arrays(tmp_path / "run").items():
         assert values.tobytes() == reference[name].tobytes(), name
     assert result.manifest == open_store(tmp_path / "ref").manifest
     open_store(tmp_path / "run", verify=True)
+
+
+def test_batch_size_does_not_change_the_store_and_the_progress_bar_runs(tmp_path: Path) -> None:
+    model, ds = Counting(), data()
+    one = attribute_dataset(va.InputXGradient(model), ds, tmp_path / "one", batch_size=1, chunk_size=3)
+    all_ = attribute_dataset(va.InputXGradient(model), ds, tmp_path / "all", batch_size=N, chunk_size=3,
+                             show_progress=False)
+    for name in ("attributions", "outputs", "targets"):
+        np.testing.assert_allclose(one.numpy(name), all_.numpy(name), rtol=1e-6, atol=1e-7)
+    assert one.manifest["n_chunks"] == 4 and one.complete
