@@ -263,3 +263,24 @@ def test_batch_size_does_not_change_the_store_and_the_progress_bar_runs(tmp_path
     for name in ("attributions", "outputs", "targets"):
         np.testing.assert_allclose(one.numpy(name), all_.numpy(name), rtol=1e-6, atol=1e-7)
     assert one.manifest["n_chunks"] == 4 and one.complete
+
+
+def test_examples_of_another_shape_are_refused(tmp_path: Path) -> None:
+    class Mixed(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return 4
+
+        def __getitem__(self, i: int):  # type: ignore[no-untyped-def]
+            return torch.ones(FEATURES if i < 2 else FEATURES + 1), 0
+
+    class Sum(torch.nn.Module):  # any width: attributions of chunk 1 are wider than the array's rows
+        def __init__(self) -> None:
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.tensor(2.0))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.scale * x.sum(-1, keepdim=True)
+
+    with pytest.raises(ValueError, match=r"`data`.*attributions.*\(5,\).*\(6,\).*chunk 1"):
+        attribute_dataset(va.InputXGradient(Sum()), Mixed(), tmp_path, chunk_size=2, show_progress=False)
+    assert open_store(tmp_path, verify=True).manifest["complete"] == [0]  # chunk 0 stays committed and intact

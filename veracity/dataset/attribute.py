@@ -162,9 +162,13 @@ def attribute_dataset(method: Any, data: Any, store: str | os.PathLike[str], *, 
             if not arrays:
                 arrays = {name: _create(path, name, n, chunk_size, row) for name, row in rows.items()}
             for name, row in rows.items():
-                if tuple(arrays[name].shape[1:]) != row.shape[1:]:
-                    fail("data", f"examples whose {name} have one shape {tuple(arrays[name].shape[1:])}",
-                         f"{row.shape[1:]} in chunk {chunk}")
+                if tuple(arrays[name].shape[1:]) != row.shape[1:] or np.dtype(arrays[name].dtype) != row.dtype:
+                    fail("data", f"examples whose {name} have one shape and dtype "
+                         f"{tuple(arrays[name].shape[1:])} {np.dtype(arrays[name].dtype)}",
+                         f"{row.shape[1:]} {row.dtype} in chunk {chunk}")
+                if arrays[name].shape[0] != n or arrays[name].chunks[0] != chunk_size:
+                    fail("store", f"a {name!r} array of {n} rows in chunks of {chunk_size}",
+                         f"{arrays[name].shape[0]} rows in chunks of {arrays[name].chunks[0]} (a corrupt store)")
                 arrays[name][start:stop] = row
             complete.add(chunk)
             checksums = {**manifest["checksums"], str(chunk): {name: chunk_checksum(row) for name, row in rows.items()}}
