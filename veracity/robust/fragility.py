@@ -96,6 +96,16 @@ class _Setup:
     def kept(self, x: Tensor) -> Tensor:
         return model_outputs(self.model, (x,), ()).argmax(1) == self.labels
 
+    def keep_best(self, candidate: Tensor, criterion: str, region: Tensor | None, best: Tensor,
+                  best_score: Tensor) -> Tensor:
+        """Per example, ``candidate`` replaces ``best`` (in place) when it keeps the label and
+        scores lower by ``criterion``; returns the updated best scores."""
+        score = _criterion(criterion, self.original, self.image(candidate), self.k, region)
+        score = torch.where(self.kept(candidate), score, torch.full_like(score, float("inf")))
+        better = score < best_score
+        best[better] = candidate[better]
+        return torch.where(better, score, best_score)
+
     def result(self, inputs: Tensor, best: Tensor) -> FragilityResult:
         image = self.image(best)
         return FragilityResult(best, self.original, image, top_k_intersection(self.original, image, self.k),
@@ -186,10 +196,7 @@ def explanation_attack(model: nn.Module, inputs: Tensor, *, attack: str = "top_k
                                                  **setup.map_kwargs)
             moved = current + step_size * direction.sign()
             current = torch.clamp(x0 + (moved - x0).clamp(-epsilon, epsilon), lower, upper)
-            score = _criterion(attack, setup.original, setup.image(current), k, region)
-            score = torch.where(setup.kept(current), score, torch.full_like(score, float("inf")))
-            better = score < best_score
-            best[better], best_score = current[better], torch.where(better, score, best_score)
+            best_score = setup.keep_best(current, attack, region, best, best_score)
             bar.update()
     return setup.result(x0, best)
 
@@ -225,10 +232,7 @@ def random_sign_perturbation(model: nn.Module, inputs: Tensor, *, epsilon: float
         for _ in range(draws):
             noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device).sign()
             candidate = torch.clamp(x0 + epsilon * noise, lower, upper)
-            score = _criterion(criterion, setup.original, setup.image(candidate), k, region)
-            score = torch.where(setup.kept(candidate), score, torch.full_like(score, float("inf")))
-            better = score < best_score
-            best[better], best_score = candidate[better], torch.where(better, score, best_score)
+            best_score = setup.keep_best(candidate, criterion, region, best, best_score)
             bar.update()
     return setup.result(x0, best)
 
