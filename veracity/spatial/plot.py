@@ -15,6 +15,22 @@ def _pyplot() -> Any:
     return plt
 
 
+def _heatmap_row(panels: list[tuple[str, Any, dict[str, Any]]], size: float, title: str) -> Any:
+    """One row of ``size``-inch heatmaps with a colorbar each: ``(caption, array, imshow kwargs)``."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(size * len(panels), size), squeeze=False)
+    for ax, (caption, values, style) in zip(axes[0], panels):
+        image = ax.imshow(values, **style)
+        ax.set_title(caption, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        fig.colorbar(image, ax=ax, fraction=0.046)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def plot_mean_feature_maps(maps: dict[str, Tensor], title: str = "") -> Any:
     """One heatmap per layer of :func:`~veracity.spatial.mean_feature_maps`; returns the figure.
 
@@ -24,18 +40,8 @@ def plot_mean_feature_maps(maps: dict[str, Tensor], title: str = "") -> Any:
         >>> len(plot_mean_feature_maps({"conv1": torch.rand(4, 4), "conv2": torch.rand(2, 2)}).axes)
         4
     """
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(maps), figsize=(2.6 * len(maps), 2.6), squeeze=False)
-    for ax, (name, value) in zip(axes[0], maps.items()):
-        image = ax.imshow(value.detach().cpu().numpy(), cmap="viridis")
-        ax.set_title(name, fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        fig.colorbar(image, ax=ax, fraction=0.046)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    return fig
+    panels = [(name, value.detach().cpu().numpy(), {"cmap": "viridis"}) for name, value in maps.items()]
+    return _heatmap_row(panels, 2.6, title)
 
 
 def plot_filters(layers: dict[str, nn.Conv2d], title: str = "") -> Any:
@@ -47,20 +53,12 @@ def plot_filters(layers: dict[str, nn.Conv2d], title: str = "") -> Any:
         >>> len(plot_filters({"c": torch.nn.Conv2d(1, 2, 3)}).axes)
         2
     """
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(layers), figsize=(2.4 * len(layers), 2.4), squeeze=False)
-    for ax, (name, layer) in zip(axes[0], layers.items()):
+    panels = []
+    for name, layer in layers.items():
         mean = layer.weight.detach().double().mean((0, 1)).cpu().numpy()
         bound = abs(mean).max() or 1.0
-        image = ax.imshow(mean, cmap="RdBu_r", vmin=-bound, vmax=bound)
-        ax.set_title(f"{name} mean filter", fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        fig.colorbar(image, ax=ax, fraction=0.046)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    return fig
+        panels.append((f"{name} mean filter", mean, {"cmap": "RdBu_r", "vmin": -bound, "vmax": bound}))
+    return _heatmap_row(panels, 2.4, title)
 
 
 def plot_foveation(values: Tensor, title: str = "foveation map") -> Any:
