@@ -10,8 +10,7 @@ from torch import Tensor
 from veracity._core.attack import loss_input_gradients
 from veracity._core.inputs import format_like, prepare_additional_args
 from veracity.robust.perturbation import (
-    Perturbation,
-    check_bounds,
+    _BoundedAttack,
     check_number,
     loss_of,
     prepare_attack_inputs,
@@ -19,7 +18,7 @@ from veracity.robust.perturbation import (
 )
 
 
-class FGSM(Perturbation):
+class FGSM(_BoundedAttack):
     """One signed-gradient step: ``x + epsilon * sign(grad_x loss(model(x), target))`` (minus
     for ``targeted``), only where ``|grad| > zero_thresh`` and ``mask`` is one, clamped to
     ``[lower_bound, upper_bound]``. The default loss is ``-log(output[target])`` (outputs read
@@ -36,14 +35,8 @@ class FGSM(Perturbation):
 
     def __init__(self, forward_func: Callable, loss_func: Callable | None = None,
                  lower_bound: float = float("-inf"), upper_bound: float = float("inf")) -> None:
-        self.forward_func = forward_func
-        self.loss_func = loss_func
-        self.lower_bound, self.upper_bound = check_bounds(lower_bound, upper_bound)
+        super().__init__(forward_func, loss_func, lower_bound, upper_bound)
         self.zero_thresh = 1e-6
-
-    def bound(self, x: Tensor) -> Tensor:
-        """Clamp to ``[lower_bound, upper_bound]``."""
-        return torch.clamp(x, self.lower_bound, self.upper_bound)
 
     def step(self, inputs: tuple[Tensor, ...], epsilon: float, target: Any, args: tuple[Any, ...], targeted: bool,
              masks: tuple[Tensor, ...], bounded: bool = True) -> tuple[Tensor, ...]:

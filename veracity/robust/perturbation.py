@@ -32,6 +32,21 @@ class Perturbation:
         return self.perturb(inputs, *args, **kwargs)
 
 
+class _BoundedAttack(Perturbation):
+    """A gradient attack on ``forward_func`` with ``loss_func`` whose results stay inside
+    ``[lower_bound, upper_bound]`` (FGSM's and PGD's shared constructor, as Captum's)."""
+
+    def __init__(self, forward_func: Callable, loss_func: Callable | None = None,
+                 lower_bound: float = float("-inf"), upper_bound: float = float("inf")) -> None:
+        self.forward_func = forward_func
+        self.loss_func = loss_func
+        self.lower_bound, self.upper_bound = check_bounds(lower_bound, upper_bound)
+
+    def bound(self, x: Tensor) -> Tensor:
+        """Clamp to ``[lower_bound, upper_bound]``."""
+        return torch.clamp(x, self.lower_bound, self.upper_bound)
+
+
 def check_number(name: str, value: Any, minimum: float | None = 0.0) -> float:
     """A finite number (``>= minimum`` when given), else an error naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):

@@ -11,7 +11,7 @@ from veracity._core.inputs import format_like, prepare_additional_args
 from veracity._core.progress import progress_bar
 from veracity._core.validate import check_choice, check_positive_int
 from veracity.robust.fgsm import FGSM
-from veracity.robust.perturbation import Perturbation, check_bounds, check_number, prepare_attack_inputs, prepare_mask
+from veracity.robust.perturbation import _BoundedAttack, check_number, prepare_attack_inputs, prepare_mask
 
 
 def project(origin: Tensor, moved: Tensor, radius: float, norm: str) -> Tensor:
@@ -37,7 +37,7 @@ def random_ball_point(origin: Tensor, radius: float, norm: str, mask: Tensor,
     return origin + (unit * length.unsqueeze(1)).reshape(origin.shape) * mask
 
 
-class PGD(Perturbation):
+class PGD(_BoundedAttack):
     """Iterated FGSM steps of ``step_size``, each projected back into the ``norm`` ball
     (``"Linf"`` or ``"L2"``) of ``radius`` around the inputs and clamped to the bounds, from the
     inputs or (``random_start``) a uniform point of the ball. As in Captum, the step is the
@@ -56,14 +56,8 @@ class PGD(Perturbation):
 
     def __init__(self, forward_func: Callable, loss_func: Callable | None = None,
                  lower_bound: float = float("-inf"), upper_bound: float = float("inf")) -> None:
-        self.forward_func = forward_func
-        self.loss_func = loss_func
-        self.lower_bound, self.upper_bound = check_bounds(lower_bound, upper_bound)
+        super().__init__(forward_func, loss_func, lower_bound, upper_bound)
         self.fgsm = FGSM(forward_func, loss_func, lower_bound, upper_bound)
-
-    def bound(self, x: Tensor) -> Tensor:
-        """Clamp to ``[lower_bound, upper_bound]``."""
-        return torch.clamp(x, self.lower_bound, self.upper_bound)
 
     def perturb(self, inputs: Any, radius: float, step_size: float, step_num: int, target: Any,
                 additional_forward_args: Any = None, targeted: bool = False, random_start: bool = False,
