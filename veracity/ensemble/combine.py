@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from veracity._core.validate import fail
+from veracity.metrics.similarity import rank
 
 Maps = Tensor | Sequence[Tensor]
 
@@ -66,22 +67,6 @@ def mean_ensemble(maps: Maps, normalise: bool = True) -> Tensor:
     return stacked.mean(0)
 
 
-def _ranks01(values: Tensor) -> Tensor:
-    """Average ranks (ties share) of each row's entries, scaled to [0, 1]."""
-    n = values.shape[-1]
-    order = values.argsort(-1)
-    sorted_values = values.gather(-1, order)
-    out = torch.empty_like(values)
-    for row in range(values.shape[0]):
-        unique, inverse = torch.unique(sorted_values[row], return_inverse=True)
-        sums = torch.zeros(len(unique), dtype=values.dtype, device=values.device).index_add_(
-            0, inverse, torch.arange(n, dtype=values.dtype, device=values.device))
-        counts = torch.zeros(len(unique), dtype=values.dtype, device=values.device).index_add_(
-            0, inverse, torch.ones(n, dtype=values.dtype, device=values.device))
-        out[row, order[row]] = (sums / counts)[inverse]
-    return out / max(n - 1, 1)
-
-
 def rank_mean_ensemble(maps: Maps) -> Tensor:
     """The mean over methods of each map's ranks within its example (ties share their average
     rank), scaled to [0, 1]: ``(N, ...)``. Insensitive to each method's scale.
@@ -94,7 +79,8 @@ def rank_mean_ensemble(maps: Maps) -> Tensor:
     stacked = stack_maps(maps)
     m, n = stacked.shape[:2]
     flat = stacked.reshape(m * n, -1).to(torch.float64)
-    ranks = _ranks01(flat).reshape(stacked.shape).to(stacked.dtype if stacked.is_floating_point() else torch.float32)
+    ranks01 = (rank(flat) - 1) / max(flat.shape[1] - 1, 1)  # average ranks (ties share), scaled to [0, 1]
+    ranks = ranks01.reshape(stacked.shape).to(stacked.dtype if stacked.is_floating_point() else torch.float32)
     return ranks.mean(0)
 
 
