@@ -117,15 +117,22 @@ class BreakpointTracer(Tracer):
 
     def note(self, value: Tensor, speed: Tensor) -> None:
         """Kinks where ``value + s * speed`` crosses zero; rows are dimension 0."""
+        self.note_ratio(speed.detach() / (value.detach() + torch.finfo(value.dtype).tiny))
+
+    def note_ratio(self, q: Tensor) -> None:
+        """Kinks at ``s = -1 / q`` (``q = speed / value``; ``q = 0``: no kink): the nearest
+        ``s > 0`` is ``-1 / min(q)``, the nearest ``s < 0`` is ``-1 / max(q)``; one pass."""
         assert self._before is not None and self._after is not None
-        if value.dim() == 0 or value.shape[0] != self._before.shape[0]:
+        if q.dim() == 0 or q.shape[0] != self._before.shape[0]:
             fail("forward_func", "a network whose non-linearities keep the batch dimension first for "
-                 "method='exact'", f"a non-linearity on a tensor of shape {tuple(value.shape)}")
-        v = value.detach().reshape(value.shape[0], -1)
-        dv = speed.detach().reshape(speed.shape[0], -1)
-        s = -v / dv                              # dv == 0: +-inf or nan, never a kink
-        after = torch.where(s >= 0, s, float("inf")).amin(1).to(torch.float64).cpu()
-        before = torch.where(s <= 0, s, -float("inf")).amax(1).to(torch.float64).cpu()
+                 "method='exact'", f"a non-linearity on a tensor of shape {tuple(q.shape)}")
+        q = q.reshape(q.shape[0], -1)
+        low, high = q.amin(1), q.amax(1)             # (aminmax is many times slower on CPU)
+        if bool(torch.isnan(low).any()):             # 0 / 0 only where a value sits at its kink
+            q = torch.where(torch.isnan(q), 0.0, q)
+            low, high = q.amin(1), q.amax(1)
+        after = torch.where(low < 0, -1.0 / low, float("inf")).to(torch.float64).cpu()
+        before = torch.where(high > 0, -1.0 / high, -float("inf")).to(torch.float64).cpu()
         torch.minimum(self._after, after, out=self._after)
         torch.maximum(self._before, before, out=self._before)
 
@@ -150,7 +157,7 @@ class BreakpointTracer(Tracer):
             if bound is not None:
                 self.note(primal - bound, tangent)
 
-    def max_pool(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    def max_pool(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> None:
         x = args[0] if args else kwargs["input"]
         primal, tangent = fwad.unpack_dual(x)
         if tangent is None:
@@ -169,6 +176,9 @@ class BreakpointTracer(Tracer):
         if one_d:
             primal, tangent = primal.unsqueeze(2), tangent.unsqueeze(2)
         k, st, pd, dl = pair(kernel), pair(stride), pair(padding), pair(dilation)
+        if k == st and pd == (0, 0) and dl == (1, 1):
+            self._tiled_max_pool(primal, tangent, out[0] if isinstance(out, (tuple, list)) else out, k)
+            return
         n, c = primal.shape[:2]
         values, speeds = primal.detach(), tangent.detach()
         if pd != (0, 0):
@@ -183,9 +193,23 @@ class BreakpointTracer(Tracer):
         best = windows.argmax(-1, keepdim=True)
         gap = windows.gather(-1, best) - windows          # >= 0; an element overtakes when it closes
         closing = moves - moves.gather(-1, best)
-        if pd != (0, 0):
-            gap = torch.where(torch.isfinite(gap), gap, 0.0)
-        self.note(-gap, closing)
+        self.note(-gap, closing)                          # padding: gap inf, never a kink
+
+    def _tiled_max_pool(self, primal: Tensor, tangent: Tensor, out: Tensor, k: tuple[int, int]) -> None:
+        """Windows that tile the input: each element against its window's maximum (the pooled
+        output and its tangent), a few passes over the input, no copies of windows."""
+        best, speed = fwad.unpack_dual(out)
+        n, c = primal.shape[:2]
+        if speed is None:
+            return
+        ho, wo = (best.shape[2], best.shape[3]) if best.dim() == 4 else (1, best.shape[-1])
+        best, speed = best.detach().reshape(n, c, ho, wo), speed.detach().reshape(n, c, ho, wo)
+        values = primal.detach()[:, :, :ho * k[0], :wo * k[1]]
+        moves = tangent.detach()[:, :, :ho * k[0], :wo * k[1]]
+        # each window's maximum and its speed spread over the window (contiguous, vectorised)
+        gap = best.repeat_interleave(k[0], 2).repeat_interleave(k[1], 3).sub_(values)   # >= 0: how far behind
+        closing = speed.repeat_interleave(k[0], 2).repeat_interleave(k[1], 3).sub_(moves)
+        self.note_ratio(closing.div_(gap.add_(torch.finfo(gap.dtype).tiny)))   # overtakes when it closes
 
 
 class _Intercept(TorchFunctionMode):
@@ -202,7 +226,9 @@ class _Intercept(TorchFunctionMode):
             if name in _KINKS:
                 self.tracer.kinks(func, args, kwargs)
             elif name in _MAX_POOL:
-                self.tracer.max_pool(func, args, kwargs)
+                out = func(*args, **kwargs)
+                self.tracer.max_pool(func, args, kwargs, out)
+                return out
             elif name in _BILINEAR:
                 if len(dependent) > 1:
                     _refuse(func, "multiplies two path-dependent tensors (not linear along the path)")
