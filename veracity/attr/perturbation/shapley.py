@@ -38,12 +38,22 @@ class ShapleyValueSampling(PerturbationAttribution):
     once and the attributions (first dimension 1) are Shapley values of that scalar, as in
     Captum (``perturbations_per_eval`` 1 or None, masks with first dimension 1).
 
-    ``variance_reduction="antithetic"`` samples each order with its reverse, ``"stratified"``
-    blocks of ``n_groups`` rotations of one order (every group at every position once): both
-    unbiased; antithetic has about a third of the variance on the digits CNN, stratified helps
-    only on games that depend mostly on coalition size (see ``docs/accuracy.md``). ``return_std_error=True`` also
-    returns a standard error per group (same shape as the attributions);
-    ``target_std_error`` stops sampling (in rounds) once every group's is below it.
+    ``variance_reduction="antithetic"`` evaluates each order together with its reverse (a
+    group's predecessors in the two are complementary, so a pair is exact on games with only
+    main effects and pairwise interactions) and draws the pairs in blocks of ``n_groups / 2``
+    (``n_groups`` if odd) in which every group takes every mirrored position pair
+    ``{j, n_groups - 1 - j}`` once; ``"stratified"`` draws blocks of ``n_groups`` orders forming
+    a randomised Latin square (every group at every position once). Every order is still
+    uniformly random, so both estimators are unbiased and sum exactly to F(x) - F(baseline); the
+    balance removes the between-position part of the variance. On the digits CNN (8 groups,
+    equal model evaluations) antithetic has about 0.23 of the mean squared error of plain
+    sampling and stratified about 0.33 (``docs/accuracy.md``). ``n_samples`` counts orders (a
+    pair is two); a last block may be partial. ``return_std_error=True`` also returns a standard
+    error per group (same shape as the attributions): with at least two whole blocks the
+    stratified-sampling variance (within-position spread; slightly conservative for
+    ``"stratified"``), otherwise the spread of the rows as if independent (conservative);
+    ``target_std_error`` stops sampling (in rounds of whole blocks, at least two, then doubling)
+    once every group's is below it.
     ``variance_reduction=None`` with neither option is Captum's estimator.
 
     Example:

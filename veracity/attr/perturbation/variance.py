@@ -2,9 +2,11 @@
 
 * Permutation sampling (:class:`~veracity.attr.ShapleyValueSampling`) with
   ``variance_reduction="antithetic"``: permutations come in pairs, an order and its reverse
-  (the pairwise-interaction part of a feature's marginal contributions cancels within a pair);
-  ``"stratified"``: blocks of the ``n`` rotations of one random order, so every feature takes
-  every position once per block. Standard errors come from the spread of the block means.
+  (the pairwise-interaction part of a feature's marginal contributions cancels within a pair),
+  and the pairs in blocks in which every feature takes every mirrored position pair
+  ``{j, n-1-j}`` once; ``"stratified"``: blocks of ``n`` orders forming a randomised Latin
+  square (every feature at every position once). Designs and the stratified standard errors
+  are in :mod:`._designs`.
 * KernelShap with ``paired_sampling=True`` (Covert & Lee, "Improving KernelSHAP", AISTATS
   2021): coalitions drawn from the Shapley kernel together with their complements, the
   constrained least-squares fit (sum of values pinned to ``F(x) - F(x')``), and standard errors
@@ -25,6 +27,7 @@ from torch import Tensor
 from veracity._core.batch_scores import OutputMode, scores
 from veracity._core.call import Call
 from veracity._core.validate import check_choice, fail
+from veracity.attr.perturbation._designs import block_rows, design, round_sizes, stratified_error
 from veracity.attr.perturbation._engine import presence_builder
 from veracity.attr.perturbation._groups import FeatureGroups
 
@@ -36,17 +39,6 @@ def check_error_options(target_std_error: Any) -> None:
     if target_std_error is not None and (isinstance(target_std_error, bool) or
                                          not isinstance(target_std_error, (int, float)) or target_std_error <= 0):
         fail("target_std_error", "a positive number or None", target_std_error)
-
-
-def _orders(blocks: int, n: int, reduction: str | None, generator: torch.Generator | None) -> Tensor:
-    """``blocks`` blocks of permutations of ``n`` groups, ``(blocks * block_size, n)``."""
-    if reduction is None:
-        return torch.rand(blocks, n, generator=generator).argsort(1)
-    base = torch.rand(blocks, n, generator=generator).argsort(1)
-    if reduction == "antithetic":
-        return torch.stack([base, base.flip(1)], 1).reshape(-1, n)
-    shifts = (torch.arange(n).unsqueeze(1) + torch.arange(n).unsqueeze(0)) % n   # rotation r, position j
-    return base[:, shifts].reshape(-1, n)
 
 
 def _rounds(n_samples: int, block: int) -> list[int]:
@@ -64,17 +56,26 @@ def permutation_shapley(call: Call, base: tuple[Tensor, ...], groups: FeatureGro
                         reduction: str | None, target_std_error: float | None, perturbations_per_eval: int | None,
                         show_progress: bool, desc: str, generator: torch.Generator | None,
                         mode: OutputMode) -> tuple[Tensor, Tensor, int]:
-    """Shapley values ``(rows, n)``, their standard errors and the permutations used."""
+    """Shapley values ``(rows, n)``, their standard errors and the number of orders evaluated.
+
+    The design (:mod:`._designs`) gives rows of base orders; an antithetic row is evaluated as
+    the order and its reverse and contributes the mean of the two marginal contributions.
+    """
     if reduction is not None:
         check_choice("variance_reduction", reduction, REDUCTIONS)
     n = groups.n_features
-    block = {None: 1, "antithetic": 2, "stratified": n}[reduction]
+    antithetic = reduction == "antithetic"
+    per_row = 2 if antithetic else 1
+    m = block_rows(n, reduction)
     device = call.inputs[0].device
     inner = max(n - 1, 1)
-    block_sums: list[Tensor] = []
+    row_values: list[Tensor] = []
+    row_strata: list[Tensor] = []
     ends: Tensor | None = None
-    for blocks in _rounds(n_samples, block):
-        orders = _orders(blocks, n, reduction, generator).to(device)
+    for size in round_sizes(max(1, n_samples // per_row), m):
+        base_orders, strata = design(size, n, reduction, generator)
+        orders = (torch.stack([base_orders, base_orders.flip(1)], 1).reshape(-1, n) if antithetic
+                  else base_orders).to(device)
         ranks = orders.argsort(1)
         count = orders.shape[0]
         first = 2 if ends is None else 0
@@ -83,10 +84,10 @@ def permutation_shapley(call: Call, base: tuple[Tensor, ...], groups: FeatureGro
             point = torch.arange(start, stop, device=device)
             inside = (point - first).clamp(min=0)
             sample = (inside // inner).clamp(max=count - 1)
-            size = inside % inner + 1
+            members = inside % inner + 1
             if first:
-                size = torch.where(point == 0, 0, torch.where(point == 1, n, size))
-            return ranks[sample] < size.unsqueeze(1)
+                members = torch.where(point == 0, 0, torch.where(point == 1, n, members))
+            return ranks[sample] < members.unsqueeze(1)
 
         values = scores(call, first + count * (n - 1), presence_builder(call, base, groups, presence),
                         perturbations_per_eval, show_progress, desc, groups.ids, mode=mode, every_output=True)
@@ -98,22 +99,16 @@ def permutation_shapley(call: Call, base: tuple[Tensor, ...], groups: FeatureGro
                           ends[1].expand(count, 1, width)], dim=1)
         marginal = path[:, 1:] - path[:, :-1]                              # (count, n, rows), by order
         per_order = torch.zeros_like(marginal).scatter_(1, orders.unsqueeze(2).expand_as(marginal), marginal)
-        block_sums.append(per_order.view(blocks, block, n, width).mean(1))
-        stacked = torch.cat(block_sums)
-        estimate, std_error = _mean_and_error(stacked)
-        if target_std_error is not None and bool((std_error <= target_std_error).all()) and stacked.shape[0] > 1:
+        row_values.append(per_order.view(size, per_row, n, width).mean(1))
+        row_strata.append(strata)
+        stacked = torch.cat(row_values)
+        std_error = stratified_error(stacked, torch.cat(row_strata), m)
+        if target_std_error is not None and bool((std_error <= target_std_error).all()):
             break
-    stacked = torch.cat(block_sums)
-    estimate, std_error = _mean_and_error(stacked)
-    return estimate.t(), std_error.t(), stacked.shape[0] * block
-
-
-def _mean_and_error(samples: Tensor) -> tuple[Tensor, Tensor]:
-    count = samples.shape[0]
-    mean = samples.mean(0)
-    if count < 2:
-        return mean, torch.full_like(mean, float("inf"))
-    return mean, samples.std(0, unbiased=True) / math.sqrt(count)
+    stacked = torch.cat(row_values)
+    estimate = stacked.mean(0)
+    std_error = stratified_error(stacked, torch.cat(row_strata), m)
+    return estimate.t(), std_error.t(), stacked.shape[0] * per_row
 
 
 def shapley_kernel_sizes(n: int) -> Tensor:
