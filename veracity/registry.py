@@ -172,6 +172,7 @@ _METHODS = [
                                                  "LayerHiResCam", "LayerCam", "LayerEigenCam")),
     _method("LayerScoreCam", "cam", "layer", **_ABLATION),
     _method("LayerAblationCam", "cam", "layer", chunk_arg=_PPE),
+    _method("LayerMabCam", "cam", "layer"),
     _method("GuidedGradCam", "cam", "input"),
     _method("LRP", "lrp", closed_form="W*x", **_EXACT),
     _method("LayerLRP", "lrp", "layer"),
@@ -245,6 +246,8 @@ _METRICS = [
     *(_metric(name, "localisation", "higher", *_MAPS) for name in (
         "pointing_game", "attribution_localisation", "top_k_intersection",
         "relevance_rank_accuracy", "relevance_mass_accuracy", "roc_auc", "focus")),
+    # four measures (accuracy, recall, precision: higher; false-positive rate: lower)
+    _metric("five_band_score", "localisation", None, *_MAPS),
     *(_metric(name, "randomisation", better, *_WITH_EXPLAIN) for name, better in (
         ("model_parameter_randomisation", "lower"), ("random_logit", "lower"),
         ("smooth_mprt", "lower"), ("efficient_mprt", "higher"))),
@@ -259,6 +262,7 @@ NON_METRICS: dict[str, str] = {
     **{name: _GRID for name in ("evaluate", "EvaluationTable", "Cell", "Metric", "Context",
                                 "builtin_metrics", "bootstrap_interval")},
     "CurveResult": "result type of the perturbation-curve metrics",
+    "FiveBandResult": "result type of five_band_score",
     "RandomisationResult": "result type of the randomisation checks",
     **{name: _HELPER for name in ("randomisable_layers", "randomise_layer", "randomised_models",
                                   "smoothed_explain_func", "infidelity_perturb_func_decorator",

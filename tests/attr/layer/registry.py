@@ -83,6 +83,7 @@ FIXTURES = [
     Case("LayerScoreCam", lambda m: registry.get("LayerScoreCam").cls(m, m.relu1),
          lambda a, x, **kw: a.attribute(x, target=1, upsample_to_input=True, **kw)),
     Case("LayerAblationCam", lambda m: registry.get("LayerAblationCam").cls(m, m.relu1)),
+    Case("LayerMabCam", call=lambda a, x, **kw: a.attribute(x, band_values=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), **kw)),
     Case("NeuronIntegratedGradients", call=lambda a, x, **kw: a.attribute(x, NEURON, **{"n_steps": 8, **kw}),
          baselines=_tenth),
     Case("NeuronConductance", call=lambda a, x, **kw: a.attribute(x, NEURON, target=1, **{"n_steps": 8, **kw})),

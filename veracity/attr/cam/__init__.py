@@ -9,6 +9,7 @@ from veracity.attr.cam.gradient_cams import (
     LayerXGradCam,
 )
 from veracity.attr.cam.guided import GuidedGradCam
+from veracity.attr.cam.mabcam import LayerMabCam
 from veracity.attr.cam.perturbation_cams import LayerAblationCam, LayerScoreCam
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "LayerGradCam",
     "LayerGradCamPlusPlus",
     "LayerHiResCam",
+    "LayerMabCam",
     "LayerScoreCam",
     "LayerXGradCam",
 ]

@@ -1,5 +1,6 @@
 """Localisation: does the explanation point at the ground-truth region (masks, mosaic tiles)?"""
 
+from veracity.metrics.localisation.five_band import FiveBandResult, five_band_score
 from veracity.metrics.localisation.ground_truth import (
     attribution_localisation,
     focus,
@@ -11,4 +12,5 @@ from veracity.metrics.localisation.ground_truth import (
 )
 
 __all__ = ["pointing_game", "attribution_localisation", "top_k_intersection",
-           "relevance_rank_accuracy", "relevance_mass_accuracy", "roc_auc", "focus"]
+           "relevance_rank_accuracy", "relevance_mass_accuracy", "roc_auc", "focus",
+           "five_band_score", "FiveBandResult"]
