@@ -29,7 +29,8 @@ ENGINE = "veracity._core"
 # Training and demo code, not explanation code: they train or score the model they built
 # themselves (the digits CNN), outside any attribution, so the engine rule does not apply.
 TRAINING_CODE = frozenset({"veracity.data.digits", "veracity.demo", "veracity.text.classifier",
-                           "veracity.training.saliency_guided", "veracity.causal.training"})
+                           "veracity.training.saliency_guided", "veracity.causal.training",
+                           "veracity.synthetic.training"})
 
 
 @dataclass(frozen=True)
