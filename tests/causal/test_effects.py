@@ -105,7 +105,20 @@ def test_accuracy_bins_split_the_pairs_by_mean_accuracy() -> None:
     assert result.bins[0].low == pytest.approx(pair_means[0]) and result.bins[-1].high == pytest.approx(pair_means[-1])
     weighted = sum(b.explanation_effect * b.pairs for b in result.bins) / 24
     assert weighted == pytest.approx(result.pooled.explanation_effect)
+    assert [b.units for b in result.bins] == [8 * 5] * 3
+    assert result.accuracy_bins(3) == result.bins
+    assert result.accuracy_bins(3, max_prediction_effect=1.0) == result.bins  # total variation <= 1
+    bound = result.pooled.prediction_effect
+    restricted = result.accuracy_bins(3, max_prediction_effect=bound)
+    all_y = torch.cat([u[1] for u in result.units.values()])
+    assert sum(b.units for b in restricted) == int((all_y <= bound).sum()) < 24 * 5
+    assert all(b.prediction_effect <= bound for b in restricted)
+    assert [(b.low, b.high, b.pairs) for b in restricted] == [(b.low, b.high, b.pairs) for b in result.bins]
     assert estimate_effects(e, y, CONFIGS).bins == []
+    with pytest.raises(ValueError, match="`accuracies`"):
+        estimate_effects(e, y, CONFIGS).accuracy_bins(2)
+    with pytest.raises(ValueError, match="`max_prediction_effect`"):
+        result.accuracy_bins(2, max_prediction_effect=-1.0)
     json.dumps(result.to_dict())
     assert result.table().count("\n") == 2 + 3 + 1 + 3 - 1
 

@@ -23,8 +23,8 @@ from torch import Tensor
 
 from veracity._core.validate import check_choice, check_positive_int, fail
 from veracity.causal.grid import TREATMENTS, pairs_differing_in
-from veracity.causal.result import AccuracyBin, ExplanationPredictionResult, TreatmentEffect
-from veracity.metrics.similarity import pearson, spearman
+from veracity.causal.result import ExplanationPredictionResult, TreatmentEffect, bin_by_accuracy, mean_of, relationship
+from veracity.metrics.similarity import spearman
 
 EXPLANATION_DISTANCES = ("spearman_abs", "spearman", "l2", "cosine")
 PREDICTION_DISTANCES = ("total_variation", "l2", "disagreement")
@@ -71,20 +71,6 @@ def prediction_distance(a: Tensor, b: Tensor, kind: str = "total_variation") -> 
     if kind == "l2":
         return (x - y).norm(dim=1)
     return (x.argmax(1) != y.argmax(1)).double()
-
-
-def _relationship(ite_e: Tensor, ite_y: Tensor) -> tuple[float, float]:
-    """Spearman correlation and R^2 (squared Pearson: the least-squares line with intercept)
-    across units, NaN units dropped; NaN when either side is constant."""
-    keep = ~(ite_e.isnan() | ite_y.isnan())
-    e, y = ite_e[keep].reshape(1, -1), ite_y[keep].reshape(1, -1)
-    if e.shape[1] < 2:
-        return float("nan"), float("nan")
-    return float(spearman(e, y)[0]), float(pearson(e, y)[0] ** 2)
-
-
-def _mean(values: Tensor) -> float:
-    return float(values.nanmean()) if values.numel() else float("nan")
 
 
 def _check_inputs(explanations: Tensor, predictions: Tensor, configs: Sequence[Mapping[str, Any]],
@@ -152,27 +138,15 @@ def estimate_effects(explanations: Tensor, predictions: Tensor, configs: Sequenc
         pair_accuracy = (torch.tensor([(accuracies[i] + accuracies[j]) / 2 for i, j in pairs], dtype=torch.float64)
                          if accuracies is not None else torch.full((len(pairs),), float("nan"), dtype=torch.float64))
         units[name] = (ite_e, ite_y, pair_accuracy)
-        effects.append(TreatmentEffect(name, len(pairs), _mean(ite_e), _mean(ite_y), *_relationship(ite_e, ite_y)))
+        effects.append(TreatmentEffect(name, len(pairs), mean_of(ite_e), mean_of(ite_y), *relationship(ite_e, ite_y)))
     all_e = torch.cat([u[0] for u in units.values()])
     all_y = torch.cat([u[1] for u in units.values()])
     all_acc = torch.cat([u[2] for u in units.values()])
-    pooled = TreatmentEffect("all", len(all_e), _mean(all_e), _mean(all_y), *_relationship(all_e, all_y))
-    bins = _accuracy_bins(all_e, all_y, all_acc, accuracy_bins) if accuracies is not None else []
+    pooled = TreatmentEffect("all", len(all_e), mean_of(all_e), mean_of(all_y), *relationship(all_e, all_y))
+    bins = bin_by_accuracy(all_e, all_y, all_acc, accuracy_bins) if accuracies is not None else []
     return ExplanationPredictionResult(
         explanation_distance=explanation_distance_kind, prediction_distance=prediction_distance_kind,
         effects=effects, pooled=pooled, bins=bins,
         accuracies=[float(a) for a in accuracies] if accuracies is not None else [],
-        units={name: (u[0], u[1]) for name, u in units.items()})
-
-
-def _accuracy_bins(ite_e: Tensor, ite_y: Tensor, pair_accuracy: Tensor, count: int) -> list[AccuracyBin]:
-    """Pairs sorted by mean accuracy and cut into ``count`` groups of (near) equal size; ties
-    stay together in the lower group's order (a stable sort)."""
-    order = torch.sort(pair_accuracy, stable=True).indices
-    groups = [g for g in torch.tensor_split(order, min(count, len(order))) if len(g)]
-    bins = []
-    for group in groups:
-        e, y = ite_e[group], ite_y[group]
-        bins.append(AccuracyBin(float(pair_accuracy[group].min()), float(pair_accuracy[group].max()), len(group),
-                                _mean(e), _mean(y), *_relationship(e, y)))
-    return bins
+        units={name: (u[0], u[1]) for name, u in units.items()},
+        pair_accuracies={name: u[2] for name, u in units.items()})

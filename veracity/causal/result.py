@@ -7,7 +7,11 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import torch
 from torch import Tensor
+
+from veracity._core.validate import check_positive_int, fail
+from veracity.metrics.similarity import pearson, spearman
 
 
 @dataclass(frozen=True)
@@ -27,15 +31,56 @@ class TreatmentEffect:
 
 @dataclass(frozen=True)
 class AccuracyBin:
-    """The pooled units of the pairs whose mean test accuracy lies in ``[low, high]``."""
+    """The pooled units of the ``pairs`` whose mean test accuracy lies in ``[low, high]``
+    (``units`` of them counted: all, or those within a bound on ITE_Y)."""
 
     low: float
     high: float
     pairs: int
+    units: int
     explanation_effect: float
     prediction_effect: float
     correlation: float
     r_squared: float
+
+
+def mean_of(values: Tensor) -> float:
+    """The mean, NaN entries left out; NaN when there is nothing to average."""
+    return float(values.nanmean()) if values.numel() else float("nan")
+
+
+def relationship(ite_e: Tensor, ite_y: Tensor) -> tuple[float, float]:
+    """Spearman correlation and R^2 (squared Pearson: the least-squares line with intercept)
+    of ITE_E and ITE_Y across units, NaN units left out; NaN when either side is constant.
+
+    Example:
+        >>> import torch
+        >>> y = torch.tensor([0.1, 0.4, 0.2, 0.3])
+        >>> [round(v, 9) for v in relationship(2 * y + 1, y)]
+        [1.0, 1.0]
+    """
+    keep = ~(ite_e.isnan() | ite_y.isnan())
+    e, y = ite_e[keep].reshape(1, -1).double(), ite_y[keep].reshape(1, -1).double()
+    if e.shape[1] < 2:
+        return float("nan"), float("nan")
+    return float(spearman(e, y)[0]), float(pearson(e, y)[0] ** 2)
+
+
+def bin_by_accuracy(ite_e: Tensor, ite_y: Tensor, pair_accuracy: Tensor, count: int,
+                    max_prediction_effect: float | None = None) -> list[AccuracyBin]:
+    """Pairs (rows of ``ite_e``/``ite_y``) sorted by their mean accuracy (a stable sort) and cut
+    into ``count`` groups of (near) equal size; within each, the units with ITE_Y at most
+    ``max_prediction_effect`` (all when None) give the bin's effects and relationship."""
+    order = torch.sort(pair_accuracy, stable=True).indices
+    bins = []
+    for group in (g for g in torch.tensor_split(order, min(count, len(order))) if len(g)):
+        e, y = ite_e[group].flatten(), ite_y[group].flatten()
+        if max_prediction_effect is not None:
+            keep = y <= max_prediction_effect
+            e, y = e[keep], y[keep]
+        bins.append(AccuracyBin(float(pair_accuracy[group].min()), float(pair_accuracy[group].max()), len(group),
+                                len(e), mean_of(e), mean_of(y), *relationship(e, y)))
+    return bins
 
 
 def _cell(value: float) -> str:
@@ -57,6 +102,22 @@ class ExplanationPredictionResult:
     bins: list[AccuracyBin]
     accuracies: list[float]
     units: dict[str, tuple[Tensor, Tensor]] = field(repr=False)
+    pair_accuracies: dict[str, Tensor] = field(repr=False, default_factory=dict)
+
+    def accuracy_bins(self, count: int = 2, max_prediction_effect: float | None = None) -> list[AccuracyBin]:
+        """The pooled units in ``count`` bins of the pairs' mean accuracy, as :attr:`bins`;
+        with ``max_prediction_effect`` only the units whose ITE_Y is at most that bound count
+        in each bin: a control for the narrower range of ITE_Y among better models."""
+        if not self.accuracies:
+            fail("accuracies", "the models' accuracies, given to estimate_effects", "none")
+        check_positive_int("count", count)
+        if max_prediction_effect is not None and (isinstance(max_prediction_effect, bool) or not isinstance(
+                max_prediction_effect, (int, float)) or max_prediction_effect < 0):
+            fail("max_prediction_effect", "a non-negative number or None", max_prediction_effect)
+        ite_e = torch.cat([u[0] for u in self.units.values()])
+        ite_y = torch.cat([u[1] for u in self.units.values()])
+        accuracy = torch.cat(list(self.pair_accuracies.values()))
+        return bin_by_accuracy(ite_e, ite_y, accuracy, count, max_prediction_effect)
 
     def effect(self, treatment: str) -> TreatmentEffect:
         """The row of ``treatment`` (``"all"``: pooled over treatments)."""
@@ -75,8 +136,9 @@ class ExplanationPredictionResult:
             lines.append(f"| {row.treatment} | {row.pairs} | {_cell(row.explanation_effect)} | "
                          f"{_cell(row.prediction_effect)} | {_cell(row.correlation)} | {_cell(row.r_squared)} |")
         for b in self.bins:
-            lines.append(f"| accuracy {b.low:.3f}-{b.high:.3f} | {b.pairs} | {_cell(b.explanation_effect)} | "
-                         f"{_cell(b.prediction_effect)} | {_cell(b.correlation)} | {_cell(b.r_squared)} |")
+            lines.append(f"| pairs with accuracy {b.low:.3f}-{b.high:.3f} | {b.pairs} | "
+                         f"{_cell(b.explanation_effect)} | {_cell(b.prediction_effect)} | {_cell(b.correlation)} | "
+                         f"{_cell(b.r_squared)} |")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from veracity.attr.gradient.saliency import Saliency
 from veracity.causal.effects import estimate_effects
 from veracity.causal.grid import TreatmentGrid
 from veracity.causal.result import ExplanationPredictionResult
-from veracity.causal.training import ModelGrid, train_grid
+from veracity.causal.training import ModelGrid, single_thread, train_grid
 from veracity.data.digits import Digits
 
 
@@ -24,6 +24,8 @@ def _targets(target: Any, n: int, probabilities: Tensor) -> Any:
         if target != "predicted":
             fail("target", "an int, a tensor of n labels, or 'predicted'", repr(target))
         return probabilities.argmax(1)
+    if isinstance(target, (list, tuple)):
+        target = torch.as_tensor(target)
     if isinstance(target, Tensor) and target.dim() == 1 and len(target) != n:
         fail("target", f"one label per example ({n})", target)
     return target
@@ -104,7 +106,9 @@ def explanation_vs_prediction(grid: TreatmentGrid, data: Digits, n_examples: int
     count = len(data.test_x) if n_examples is None else min(n_examples, len(data.test_x))
     x = data.test_x[:count]
     chosen = data.test_y[:count] if isinstance(target, str) and target == "label" else target
-    explanations, predictions = explain_grid(trained, x, chosen, method, attribute_kwargs, batch_size, show_progress)
+    with single_thread():  # the grid's models are tiny MLPs
+        explanations, predictions = explain_grid(trained, x, chosen, method, attribute_kwargs, batch_size,
+                                                 show_progress)
     result = estimate_effects(explanations, predictions, trained.configs, list(grid.varied), trained.accuracies,
                               explanation_distance, prediction_distance, accuracy_bins)
     return result, trained

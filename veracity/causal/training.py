@@ -9,8 +9,9 @@ caller's global random state is left as it was.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -57,6 +58,19 @@ class ModelGrid:
         return len(self.models)
 
 
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Run on one intra-op thread, restoring the caller's setting after. On layers this small,
+    thread hand-offs cost more than they save (training the grid measured 30x slower with two
+    threads on a busy 2-core machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _check_data(data: Any) -> Digits:
     if not isinstance(data, Digits):
         fail("data", "a veracity.data.digits.Digits (load_digits())", data, TypeError)
@@ -88,13 +102,14 @@ def train_setting(config: Mapping[str, Any], data: Digits, batch_size: int = 64)
     order_generator = torch.Generator().manual_seed(int(config["data_order"]))
     optimizer = torch.optim.Adam(model.parameters(), lr=float(config["learning_rate"]))
     model.train()
-    for _ in range(int(config["epochs"])):
-        order = torch.randperm(len(y), generator=order_generator)
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            optimizer.zero_grad()
-            nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
-            optimizer.step()
+    with single_thread():
+        for _ in range(int(config["epochs"])):
+            order = torch.randperm(len(y), generator=order_generator)
+            for start in range(0, len(order), batch_size):
+                idx = order[start:start + batch_size]
+                optimizer.zero_grad()
+                nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+                optimizer.step()
     model.eval()
     for parameter in model.parameters():
         parameter.requires_grad_(False)
@@ -129,17 +144,10 @@ def train_grid(grid: TreatmentGrid, data: Digits, batch_size: int = 64, show_pro
     data = _check_data(data)
     configs = grid.configs()
     models, accuracies = [], []
-    threads = torch.get_num_threads()
-    # one intra-op thread: on layers this small, thread hand-offs cost more than they save
-    # (measured 30x slower with 2 threads on a busy 2-core machine); restored afterwards
-    torch.set_num_threads(1)
-    try:
-        with progress_bar(len(configs), show_progress, "training the grid") as bar:
-            for config in configs:
-                model = train_setting(config, data, batch_size)
-                models.append(model)
-                accuracies.append(accuracy_on(model, data))
-                bar.update(1)
-    finally:
-        torch.set_num_threads(threads)
+    with single_thread(), progress_bar(len(configs), show_progress, "training the grid") as bar:
+        for config in configs:
+            model = train_setting(config, data, batch_size)
+            models.append(model)
+            accuracies.append(accuracy_on(model, data))
+            bar.update(1)
     return ModelGrid(grid, configs, models, accuracies)
