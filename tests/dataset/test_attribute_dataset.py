@@ -211,7 +211,7 @@ def test_a_corrupt_chunk_is_refused(tmp_path: Path, damage: str) -> None:
 KILL_SCRIPT = r"""
 import os, signal, sys
 sys.path.insert(0, {root!r})
-import veracity.dataset.attribute as attribute
+import veracity.dataset.runner as attribute
 from tests.dataset.test_attribute_dataset import Counting, Flaky, data
 
 real, calls = attribute.write_manifest, [0]
@@ -225,7 +225,8 @@ def write_manifest(path, manifest):
     real(path, manifest)
 
 attribute.write_manifest = write_manifest
-attribute.attribute_dataset(Flaky(Counting()), data(), {store!r}, batch_size=2, chunk_size=4,
+from veracity.dataset import attribute_dataset
+attribute_dataset(Flaky(Counting()), data(), {store!r}, batch_size=2, chunk_size=4,
                             show_progress=False, n_steps=4)
 """
 

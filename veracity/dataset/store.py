@@ -2,10 +2,14 @@
 
 Layout of a store directory::
 
-    manifest.json     method, arguments, fingerprints, version, shapes, complete chunks
+    manifest.json     method, arguments, fingerprints, version, array names, complete chunks
     attributions/     Zarr array (examples, *input shape), one Zarr chunk per store chunk
     outputs/          Zarr array (examples, *output shape): the model's outputs
     targets/          Zarr array (examples,): the targets the data set gave
+
+A store of :func:`~veracity.dataset.evaluate_dataset` holds ``attributions/<method>`` and
+``metrics/<method>/<metric>`` (one score per example) instead of ``attributions``; the manifest's
+``arrays`` lists a store's arrays.
 
 A chunk is listed in ``manifest["complete"]`` only after its rows of every array are written,
 and the manifest is replaced atomically (temporary file, then ``os.replace``), so a crash at any
@@ -28,10 +32,10 @@ from torch import Tensor
 
 MANIFEST = "manifest.json"
 ARRAYS = ("attributions", "outputs", "targets")
-FORMAT = 1
+FORMAT = 2
 # The fields that must agree for a store to be resumed, with the word used when one differs.
 IDENTITY = (("method", "method"), ("arguments", "arguments"), ("model", "model"), ("data", "data"),
-            ("chunk_size", "chunk_size"), ("batch_size", "batch_size"))
+            ("chunk_size", "chunk_size"), ("batch_size", "batch_size"), ("seed", "seed"), ("arrays", "arrays"))
 
 
 def zarr_module() -> Any:
@@ -113,7 +117,7 @@ def jsonable(value: Any) -> Any:
 
 
 def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
-    """Write ``manifest`` to ``path/manifest.json`` atomically (temporary file + ``os.replace``)."""
+    """Write ``manifest`` to ``path/manifest.json`` atomically (temporary file, fsync, ``os.replace``)."""
     final = path / MANIFEST
     temporary = path / (MANIFEST + ".tmp")
     with open(temporary, "w", encoding="utf-8") as handle:
@@ -136,6 +140,9 @@ def read_manifest(path: Path) -> dict[str, Any]:
     if not isinstance(manifest, dict) or not required <= set(manifest):
         missing = sorted(required - set(manifest)) if isinstance(manifest, dict) else sorted(required)
         raise ValueError(f"`store`: the manifest of {str(path)!r} is corrupt (missing {missing})")
+    if manifest.get("format") != FORMAT:
+        raise ValueError(f"`store`: {str(path)!r} has store format {manifest.get('format')!r}; "
+                         f"this veracity reads format {FORMAT}")
     complete = manifest["complete"]
     if (not isinstance(complete, list) or not all(isinstance(c, int) for c in complete)
             or any(c < 0 or c >= manifest["n_chunks"] for c in complete)):
@@ -143,6 +150,10 @@ def read_manifest(path: Path) -> dict[str, Any]:
     checksums = manifest["checksums"]
     if not isinstance(checksums, dict) or any(str(c) not in checksums for c in complete):
         raise ValueError(f"`store`: the manifest of {str(path)!r} is corrupt (complete chunks without checksums)")
+    names = manifest["arrays"]
+    if (not isinstance(names, list) or not all(isinstance(n, str) and n and ".." not in n for n in names)
+            or any(set(checksums[str(c)]) != set(names) for c in complete)):
+        raise ValueError(f"`store`: the manifest of {str(path)!r} is corrupt (bad list of arrays)")
     return manifest
 
 
@@ -171,11 +182,13 @@ def differences(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
 
 @dataclass(frozen=True)
 class DatasetStore:
-    """A store written by :func:`veracity.dataset.attribute_dataset`, opened for reading.
+    """A store written by :func:`veracity.dataset.attribute_dataset` or
+    :func:`~veracity.dataset.evaluate_dataset`, opened for reading.
 
-    ``attributions``, ``outputs`` and ``targets`` are Zarr arrays (rows = examples); ``numpy(name)``
-    reads one whole; ``complete`` says whether every chunk was written; ``verify()`` checks every
-    complete chunk against the checksum the manifest holds for it.
+    ``arrays`` maps each array's name (the manifest's ``arrays``) to its Zarr array (rows =
+    examples); ``attributions``, ``outputs`` and ``targets`` are the arrays of those names (None
+    where a store has none); ``numpy(name)`` reads one whole; ``complete`` says whether every
+    chunk was written; ``verify()`` checks every complete chunk against its checksum.
 
     Example:
         >>> import tempfile, veracity.attr as va
@@ -191,30 +204,54 @@ class DatasetStore:
 
     path: Path
     manifest: dict[str, Any]
-    attributions: Any
-    outputs: Any
-    targets: Any
+    arrays: dict[str, Any]
+
+    @property
+    def attributions(self) -> Any:
+        return self.arrays.get("attributions")
+
+    @property
+    def outputs(self) -> Any:
+        return self.arrays.get("outputs")
+
+    @property
+    def targets(self) -> Any:
+        return self.arrays.get("targets")
 
     @property
     def complete(self) -> bool:
         return len(self.manifest["complete"]) == self.manifest["n_chunks"]
 
     def numpy(self, name: str) -> np.ndarray:
-        """The array ``name`` (one of ``attributions``, ``outputs``, ``targets``) as a NumPy array."""
-        if name not in ARRAYS:
-            raise ValueError(f"`name`: expected one of {ARRAYS}, got {name!r}")
-        return np.asarray(getattr(self, name)[...])
+        """The array ``name`` (one of the manifest's ``arrays``) as a NumPy array."""
+        if name not in self.arrays:
+            raise ValueError(f"`name`: expected one of {sorted(self.arrays)}, got {name!r}")
+        if self.arrays[name] is None:
+            raise ValueError(f"`name`: {name!r} has not been written yet in {str(self.path)!r}")
+        return np.asarray(self.arrays[name][...])
 
     def verify(self) -> None:
         """Check every complete chunk against the checksums in the manifest; a ValueError names
         the first chunk and array that differ (a corrupt or altered store)."""
         size = self.manifest["chunk_size"]
         for chunk in self.manifest["complete"]:
-            for name in ARRAYS:
-                rows = np.asarray(getattr(self, name)[chunk * size:(chunk + 1) * size])
+            for name in self.manifest["arrays"]:
+                rows = np.asarray(self.arrays[name][chunk * size:(chunk + 1) * size])
                 if chunk_checksum(rows) != self.manifest["checksums"][str(chunk)][name]:
                     raise ValueError(f"`store`: chunk {chunk} of the {name!r} array of {str(self.path)!r} is "
                                      "corrupt (its checksum differs from the manifest's)")
+
+
+def open_arrays(path: Path, names: list[str], mode: str = "r") -> dict[str, Any]:
+    """The Zarr arrays ``names`` of the store at ``path``; ValueError naming one that is corrupt."""
+    zarr = zarr_module()
+    arrays = {}
+    for name in names:
+        try:
+            arrays[name] = zarr.open_array(store=str(path / name), mode=mode)
+        except Exception as error:
+            raise ValueError(f"`store`: the {name!r} array of {str(path)!r} is corrupt ({error})") from error
+    return arrays
 
 
 def open_store(store: str | os.PathLike[str], verify: bool = False) -> DatasetStore:
@@ -235,19 +272,14 @@ def open_store(store: str | os.PathLike[str], verify: bool = False) -> DatasetSt
     """
     path = Path(store)
     manifest = read_manifest(path)
-    zarr = zarr_module()
-    arrays: dict[str, Any] = {}
-    for name in ARRAYS:
-        if not (path / name).exists():
-            if manifest["complete"]:
-                raise ValueError(f"`store`: {str(path)!r} lists complete chunks but has no {name!r} array")
-            arrays[name] = None
-            continue
-        try:
-            arrays[name] = zarr.open_array(store=str(path / name), mode="r")
-        except Exception as error:
-            raise ValueError(f"`store`: the {name!r} array of {str(path)!r} is corrupt ({error})") from error
-    opened = DatasetStore(path=path, manifest=manifest, **arrays)
+    names = list(manifest["arrays"])
+    present = [name for name in names if (path / name).exists()]
+    if manifest["complete"] and len(present) < len(names):
+        missing = next(name for name in names if name not in present)
+        raise ValueError(f"`store`: {str(path)!r} lists complete chunks but has no {missing!r} array")
+    arrays: dict[str, Any] = dict.fromkeys(names)
+    arrays.update(open_arrays(path, present))
+    opened = DatasetStore(path=path, manifest=manifest, arrays=arrays)
     if verify:
         try:
             opened.verify()
