@@ -71,7 +71,7 @@ class LayerMabCam(LayerAttribution):
                  f"{values.numel()} values {tuple(band_values)}")
         if upsample_to_input:
             size = tuple(call.inputs[0].shape[2:])
-            if logits.dim() != call.inputs[0].dim():
+            if logits.dim() < 3 or logits.dim() != call.inputs[0].dim():
                 fail("upsample_to_input", "an input with as many spatial dimensions as the layer",
                      f"input shape {tuple(call.inputs[0].shape)}, layer map {tuple(logits.shape)}")
             logits = upsample(logits, size, interpolate_mode)
