@@ -30,7 +30,7 @@ ENGINE = "veracity._core"
 # themselves (the digits CNN), outside any attribution, so the engine rule does not apply.
 TRAINING_CODE = frozenset({"veracity.data.digits", "veracity.demo", "veracity.text.classifier",
                            "veracity.training.saliency_guided", "veracity.causal.training",
-                           "veracity.synthetic.training"})
+                           "veracity.detection.training", "veracity.synthetic.training"})
 
 
 @dataclass(frozen=True)
