@@ -66,6 +66,14 @@ def _metric(spec: Any) -> tuple[str, Any, bool | None]:
     fail("metrics", "metric names, (name, kwargs) pairs, Metric objects or f(context)", spec, TypeError)
 
 
+def _capture(into: list[Tensor]) -> Callable[[Context], Tensor]:
+    """A grid metric that keeps each method's attributions (the grid computes them once per method)."""
+    def capture(context: Context) -> Tensor:
+        into.append(context.attributions)
+        return torch.zeros(context.inputs.shape[0])
+    return capture
+
+
 def evaluate_dataset(model: Any, data: Any, methods: Any, metrics: list[Any], store: str | os.PathLike[str], *,
                      batch_size: int = 64, chunk_size: int = 256, seed: int = 0, show_progress: bool = True,
                      distributed: bool | None = None) -> DatasetStore:
@@ -113,13 +121,8 @@ def evaluate_dataset(model: Any, data: Any, methods: Any, metrics: list[Any], st
         for lo in range(start, stop, batch_size):
             inputs, targets = batch(dataset, lo, min(stop, lo + batch_size), device)
             captured: list[Tensor] = []
-
-            def capture(context: Context) -> Tensor:
-                captured.append(context.attributions)
-                return torch.zeros(context.inputs.shape[0])
-
-            table = evaluate(model, inputs, targets, chosen, [Metric(CAPTURE, capture), *metrics], n_bootstrap=1,
-                             seed=seed, show_progress=False)
+            table = evaluate(model, inputs, targets, chosen, [Metric(CAPTURE, _capture(captured)), *metrics],
+                             n_bootstrap=1, seed=seed, show_progress=False)
             if len(captured) != len(chosen):  # pragma: no cover - the grid's loop order changed
                 raise RuntimeError("evaluate_dataset: the grid did not compute each method's attributions once")
             parts["outputs"].append(predict(model, inputs, batch_size=batch_size).cpu().numpy())
