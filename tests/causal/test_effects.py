@@ -141,5 +141,9 @@ def test_bad_input_names_the_argument() -> None:
         estimate_effects(e, y, CONFIGS, explanation_distance_kind="kendall")
     with pytest.raises(TypeError, match="`explanations`"):
         estimate_effects(e.tolist(), y, CONFIGS)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="`configs`: expected settings of which some pair differs"):
+        estimate_effects(e[:2], y[:2], [CONFIGS[0], CONFIGS[-1]])  # differ in all three treatments
+    with pytest.raises(ValueError, match="`kind`"):
+        explanation_distance(e, e, "kendall")
     with pytest.raises(KeyError, match="`treatment`"):
         estimate_effects(e, y, CONFIGS).effect("lr")

@@ -105,6 +105,8 @@ def test_bad_input_names_the_argument() -> None:
         explain_grid(_linear_models(), DATA.test_x[:3], batch_size=0)
     with pytest.raises(ValueError, match="`grid`: expected a grid that varies"):
         explanation_vs_prediction(TreatmentGrid({"seed": [0]}), DATA)
+    with pytest.raises(ValueError, match="`explanation_distance`"):
+        explanation_vs_prediction(TreatmentGrid({"seed": [0, 1]}), DATA, explanation_distance="kendall")
     with pytest.raises(TypeError, match="`grid`"):
         train_grid({"seed": [0, 1]}, DATA)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="`data`"):

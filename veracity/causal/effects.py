@@ -42,7 +42,7 @@ def explanation_distance(a: Tensor, b: Tensor, kind: str = "spearman_abs") -> Te
         >>> explanation_distance(a, -a, "spearman_abs"), explanation_distance(a, 2 * a, "l2")
         (tensor([0.], dtype=torch.float64), tensor([3.7417], dtype=torch.float64))
     """
-    check_choice("explanation_distance", kind, EXPLANATION_DISTANCES)
+    check_choice("kind", kind, EXPLANATION_DISTANCES)
     x, y = a.reshape(len(a), -1).double(), b.reshape(len(b), -1).double()
     if kind == "spearman_abs":
         x, y = x.abs(), y.abs()
@@ -64,7 +64,7 @@ def prediction_distance(a: Tensor, b: Tensor, kind: str = "total_variation") -> 
         >>> prediction_distance(p, q), prediction_distance(p, q, "disagreement")
         (tensor([0.6000], dtype=torch.float64), tensor([1.], dtype=torch.float64))
     """
-    check_choice("prediction_distance", kind, PREDICTION_DISTANCES)
+    check_choice("kind", kind, PREDICTION_DISTANCES)
     x, y = a.reshape(len(a), -1).double(), b.reshape(len(b), -1).double()
     if kind == "total_variation":
         return (x - y).abs().sum(1) / 2
@@ -119,6 +119,9 @@ def estimate_effects(explanations: Tensor, predictions: Tensor, configs: Sequenc
     check_positive_int("accuracy_bins", accuracy_bins)
     if treatments is None:
         treatments = [name for name in TREATMENTS if pairs_differing_in(configs, name)]
+        if not treatments:
+            fail("configs", "settings of which some pair differs in exactly one treatment",
+                 f"{len(configs)} settings with no such pair")
     elif isinstance(treatments, str) or not treatments:
         fail("treatments", "a non-empty list of treatment names", repr(treatments))
     units: dict[str, tuple[Tensor, Tensor, Tensor]] = {}

@@ -10,9 +10,9 @@ from torch import Tensor, nn
 
 from veracity._core.predict import predict
 from veracity._core.progress import progress_bar
-from veracity._core.validate import check_optional_positive_int, describe, fail
+from veracity._core.validate import check_choice, check_optional_positive_int, check_positive_int, describe, fail
 from veracity.attr.gradient.saliency import Saliency
-from veracity.causal.effects import estimate_effects
+from veracity.causal.effects import EXPLANATION_DISTANCES, PREDICTION_DISTANCES, estimate_effects
 from veracity.causal.grid import TreatmentGrid
 from veracity.causal.result import ExplanationPredictionResult
 from veracity.causal.training import ModelGrid, single_thread, train_grid
@@ -102,6 +102,9 @@ def explanation_vs_prediction(grid: TreatmentGrid, data: Digits, n_examples: int
     if not grid.varied:
         fail("grid", "a grid that varies at least one treatment (two or more values)", repr(dict(grid.treatments)))
     check_optional_positive_int("n_examples", n_examples)
+    check_choice("explanation_distance", explanation_distance, EXPLANATION_DISTANCES)
+    check_choice("prediction_distance", prediction_distance, PREDICTION_DISTANCES)
+    check_positive_int("accuracy_bins", accuracy_bins)
     trained = train_grid(grid, data, show_progress=show_progress)
     count = len(data.test_x) if n_examples is None else min(n_examples, len(data.test_x))
     x = data.test_x[:count]
