@@ -228,6 +228,11 @@ class _ThroughSelection(torch.autograd.Function):
         output_grad = ctx.pick(grad)
         return output_grad.view(-1, *([1] * (value.dim() - 1))) * neuron_grad, None
 
+    @staticmethod
+    def jvp(ctx: Any, tangent: Tensor, _: Any) -> Tensor:
+        """Forward mode (exact path integration): the identity's tangent."""
+        return tangent.clone()
+
 
 class _ThroughSelectionOfTuple(torch.autograd.Function):
     """:class:`_ThroughSelection` for a layer with several tensors: ``pick`` takes the tuple."""
@@ -249,6 +254,11 @@ class _ThroughSelectionOfTuple(torch.autograd.Function):
         output_grad = ctx.pick(tuple(torch.zeros_like(v) if g is None else g for g, v in zip(grads, values)))
         return (None, *(None if g is None else output_grad.view(-1, *([1] * (g.dim() - 1))) * g
                         for g in neuron_grads))
+
+    @staticmethod
+    def jvp(ctx: Any, _: Any, *tangents: Tensor) -> tuple[Tensor, ...]:
+        """Forward mode (exact path integration): the identity's tangents."""
+        return tuple(t.clone() for t in tangents)
 
 
 def through_selection_of_tuple(values: tuple[Tensor, ...], pick: Callable[[tuple[Tensor, ...]], Tensor]

@@ -37,7 +37,7 @@ avg_pool1d avg_pool2d avg_pool3d adaptive_avg_pool1d adaptive_avg_pool2d adaptiv
 view view_as reshape reshape_as flatten unflatten permute transpose t squeeze unsqueeze contiguous
 __getitem__ __setitem__ expand expand_as repeat repeat_interleave split chunk narrow unbind clone to float double
 type_as movedim swapaxes swapdims roll flip select index_select gather masked_fill pixel_shuffle pixel_unshuffle
-unfold fold detach detach_ requires_grad_ copy_ zero_ __get__ identity dim size numel
+unfold fold detach detach_ requires_grad_ copy_ zero_ __get__ identity dim size numel _make_dual _unpack_dual
 """.split())
 # Linear when exactly one tensor operand depends on the path (the other is a weight).
 _BILINEAR = frozenset("""
@@ -274,7 +274,8 @@ def uncovered_gaps(ex: Tensor, lo: Tensor, hi: Tensor, batch: int, tol: float) -
 
 def exact_path_integral(call: Any, baselines: tuple[Tensor, ...], *, first_points: int = 8,
                         max_evaluations: int | None = None, chunk_rows: int | None = None,
-                        show_progress: bool = False) -> tuple[tuple[Tensor, ...], Tensor, Tensor, int]:
+                        show_progress: bool = False, integrand: Any = None
+                        ) -> tuple[tuple[Tensor, ...], Tensor, Tensor, int]:
     """``integral_0^1 grad F(x' + t (x - x')) dt`` exactly for a piecewise-linear ``F``: one
     gradient per linear piece, each weighted by the piece's length.
 
@@ -284,13 +285,16 @@ def exact_path_integral(call: Any, baselines: tuple[Tensor, ...], *, first_point
     found so far covers, until none is left (or ``max_evaluations`` per example are spent).
     Returns the integrals (float64 accumulators cast to the inputs' dtype), the evaluations per
     example, the length of path left uncovered per example (0 unless capped), and the rounds.
+    ``integrand(chunk, examples) -> (rows, h)`` integrates other rows than the input gradients
+    (constant on each piece too: layer conductance's layer gradient times layer tangent).
     """
-    from veracity._core.path_rows import RowResult, row_gradients
+    from veracity._core.path_rows import row_gradients
 
     inputs = call.inputs
     batch = call.batch
     tol = 1e-9 if inputs[0].dtype == torch.float64 else 1e-5
-    totals = [torch.zeros(x.shape, dtype=torch.float64, device=x.device) for x in inputs]
+    totals: list[Tensor] = []
+    dtypes: list[torch.dtype] = []
     cov_ex = torch.zeros(0, dtype=torch.long)
     cov_lo = torch.zeros(0, dtype=torch.float64)
     cov_hi = torch.zeros(0, dtype=torch.float64)
@@ -311,14 +315,16 @@ def exact_path_integral(call: Any, baselines: tuple[Tensor, ...], *, first_point
         rounds += 1
         before = torch.empty_like(alphas)
         after = torch.empty_like(alphas)
-        found: list[RowResult] = []
+        found: list[tuple[int, int, tuple[Tensor, ...]]] = []
+        ex_device = ex.to(inputs[0].device)
 
-        def consume(chunk: RowResult, before: Tensor = before, after: Tensor = after,
-                    found: list[RowResult] = found) -> None:
+        def consume(chunk: Any, before: Tensor = before, after: Tensor = after, ex_device: Tensor = ex_device,
+                    found: list[tuple[int, int, tuple[Tensor, ...]]] = found) -> None:
             before[chunk.start:chunk.stop], after[chunk.start:chunk.stop] = chunk.traced
-            found.append(chunk)
+            rows = chunk.grads if integrand is None else integrand(chunk, ex_device[chunk.start:chunk.stop])[0]
+            found.append((chunk.start, chunk.stop, rows))
 
-        row_gradients(call, baselines, ex.to(inputs[0].device), alphas, consume, chunk_rows=chunk_rows,
+        row_gradients(call, baselines, ex_device, alphas, consume, chunk_rows=chunk_rows,
                       tracer=tracer, show_progress=show_progress, desc="exact IG")
         piece_lo = torch.maximum(alphas + before, gap_lo)
         piece_hi = torch.minimum(alphas + after, gap_hi)
@@ -329,10 +335,13 @@ def exact_path_integral(call: Any, baselines: tuple[Tensor, ...], *, first_point
         earlier = torch.where(torch.cat([torch.ones(1, dtype=torch.bool), gap_id[1:] != gap_id[:-1]]),
                               torch.full_like(earlier, -1.0), earlier)
         weights = (piece_hi - torch.maximum(piece_lo, earlier)).clamp(min=0)
-        for chunk in found:
-            w = weights[chunk.start:chunk.stop].to(totals[0].device)
-            e = ex[chunk.start:chunk.stop].to(totals[0].device)
-            for total, grad in zip(totals, chunk.grads):
+        for first, last, rows in found:
+            if not totals:
+                totals = [torch.zeros((batch, *r.shape[1:]), dtype=torch.float64, device=r.device) for r in rows]
+                dtypes = [r.dtype for r in rows]
+            w = weights[first:last].to(totals[0].device)
+            e = ex_device[first:last]
+            for total, grad in zip(totals, rows):
                 total.index_add_(0, e, grad.to(torch.float64) * w.view(-1, *([1] * (grad.dim() - 1))))
         used += torch.bincount(ex, minlength=batch)
         cov_ex, cov_lo, cov_hi = torch.cat([cov_ex, ex]), torch.cat([cov_lo, piece_lo]), torch.cat([cov_hi, piece_hi])
@@ -340,4 +349,6 @@ def exact_path_integral(call: Any, baselines: tuple[Tensor, ...], *, first_point
         alphas, gap_lo, gap_hi = (start + end) / 2, start, end
     gap_ex, start, end = uncovered_gaps(cov_ex, cov_lo, cov_hi, batch, tol)
     left = torch.zeros(batch, dtype=torch.float64).index_add_(0, gap_ex, end - start)
-    return tuple(t.to(x.dtype) for t, x in zip(totals, inputs)), used, left, rounds
+    if not totals:      # no evaluation at all (max_evaluations reached before the first)
+        return tuple(torch.zeros_like(x) for x in inputs), used, left, rounds
+    return tuple(t.to(d) for t, d in zip(totals, dtypes)), used, left, rounds

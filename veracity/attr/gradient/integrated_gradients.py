@@ -104,15 +104,17 @@ def check_path_settings(method: str, n_steps: int, tolerance: float, max_evaluat
 
 def integrate_path_by(call: Call, baselines: tuple[Tensor, ...], n_steps: int, method: str,
                       internal_batch_size: int | None = None, show_progress: bool = False, *,
-                      tolerance: float = 1e-3, max_evaluations: int | None = None
+                      tolerance: float = 1e-3, max_evaluations: int | None = None, estimate: bool = False
                       ) -> tuple[tuple[Tensor, ...], PathReport]:
     """:func:`integrate_path` for a quadrature ``method``; adaptive refinement to a relative
     completeness ``tolerance`` for ``adaptive``; the exact piecewise-linear integral for
-    ``exact``. Also returns what it used (:class:`~veracity._core.adaptive.PathReport`)."""
+    ``exact``. Also returns what it used (:class:`~veracity._core.adaptive.PathReport`).
+    ``estimate``: the integrand is not ``dF/dt`` (neuron conductance), so the adaptive rule
+    estimates its errors (see :mod:`veracity._core.adaptive`)."""
     if method == "adaptive":
         return adaptive_path_integral(call, baselines, tolerance, chunk_rows=internal_batch_size,
                                       max_evaluations=4096 if max_evaluations is None else max_evaluations,
-                                      show_progress=show_progress)
+                                      show_progress=show_progress, estimate=estimate)
     if method == "exact":
         integrated, used, left, rounds = exact_path_integral(call, baselines, max_evaluations=max_evaluations,
                                                              chunk_rows=internal_batch_size,

@@ -9,7 +9,9 @@ from typing import Any, Callable, cast
 import torch
 from torch import Tensor, nn
 
+from veracity._core.adaptive import PathReport
 from veracity._core.call import Call
+from veracity._core.conductance import conductance_integral
 from veracity._core.engine import layer_values, outputs_at
 from veracity._core.validate import check_choice, check_positive_int
 from veracity.attr._base import GradientAttribution, convergence_delta
@@ -56,6 +58,12 @@ def _with_delta(call: Call, base: Values, per_site: list[Values], return_converg
         return result
     values = outputs_at(call, [call.inputs, base])
     return result, convergence_delta(flat(per_site), values[0] - values[1])
+
+
+def _with_report(result: Any, report: PathReport, return_convergence_delta: bool, return_report: bool) -> Any:
+    if not return_report:
+        return result
+    return (*result, report) if return_convergence_delta else (result, report)
 
 
 class LayerIntegratedGradients(LayerAttribution, GradientAttribution):
@@ -119,9 +127,7 @@ class LayerIntegratedGradients(LayerAttribution, GradientAttribution):
         if self._multiply_by_inputs:
             integrated = tuple(g * (x - b) for g, x, b in zip(integrated, end, start))
         result = _with_delta(call, base, unflat(integrated, counts), return_convergence_delta)
-        if not return_report:
-            return result
-        return (*result, report) if return_convergence_delta else (result, report)
+        return _with_report(result, report, return_convergence_delta, return_report)
 
     def has_convergence_delta(self) -> bool:
         return True
@@ -179,6 +185,20 @@ class LayerConductance(LayerAttribution, GradientAttribution):
         ...     return_convergence_delta=True)
         >>> attr.shape, bool(delta.abs().max() < 1e-3)
         (torch.Size([3, 8]), True)
+        >>> relu = toy_mlp(activation="relu")[0].double()
+        >>> attr, delta, report = LayerConductance(relu, relu[1]).attribute(
+        ...     x.double(), target=0, method="exact", return_convergence_delta=True, return_report=True)
+        >>> bool(delta.abs().max() < 1e-10), report.evaluations.shape
+        (True, torch.Size([3]))
+
+    ``method="exact"`` (a piecewise-linear network, as for
+    :class:`~veracity.attr.IntegratedGradients`) integrates exactly: one evaluation per linear
+    piece of the path, where the layer's gradient and its change along the path are both
+    constant. ``method="adaptive"`` (any differentiable model; ``tolerance``,
+    ``max_evaluations``) refines the path until the conductances' completeness error relative
+    to ``|F(x) - F(x')|`` is below ``tolerance``. Both read the layer's change along the path
+    as a forward-mode derivative; ``return_report=True`` appends the
+    :class:`~veracity._core.adaptive.PathReport`.
     """
 
     _multiply_by_inputs = True  # Captum's value: conductance includes the change of the layer's values
@@ -186,19 +206,30 @@ class LayerConductance(LayerAttribution, GradientAttribution):
     def attribute(self, inputs: Any, baselines: Any = None, target: Any = None, additional_forward_args: Any = None,
                   n_steps: int = 50, method: str = "gausslegendre", internal_batch_size: int | None = None,
                   return_convergence_delta: bool = False, attribute_to_layer_input: bool = False,
-                  grad_kwargs: Any = None, *, show_progress: bool = False) -> Any:
+                  grad_kwargs: Any = None, *, show_progress: bool = False, tolerance: float = 1e-3,
+                  max_evaluations: int | None = None, return_report: bool = False) -> Any:
         options = check_grad_kwargs(grad_kwargs)
         call = Call.of(self.forward_func, inputs, target, additional_forward_args, need_float=True).replace(
             grad_kwargs=options)
         return self.attribute_call(call, baselines, n_steps, method, internal_batch_size, return_convergence_delta,
-                                   attribute_to_layer_input, show_progress=show_progress)
+                                   attribute_to_layer_input, show_progress=show_progress, tolerance=tolerance,
+                                   max_evaluations=max_evaluations, return_report=return_report)
 
     def attribute_call(self, call: Call, baselines: Any = None, n_steps: int = 50, method: str = "gausslegendre",
                        internal_batch_size: int | None = None, return_convergence_delta: bool = False,
-                       attribute_to_layer_input: bool = False, *, show_progress: bool = False) -> Any:
-        call, base = _path_call(self, call, baselines, n_steps, method, attribute_to_layer_input)
-        site = call.sites[0]
+                       attribute_to_layer_input: bool = False, *, show_progress: bool = False,
+                       tolerance: float = 1e-3, max_evaluations: int | None = None,
+                       return_report: bool = False) -> Any:
+        check_path_settings(method, n_steps, tolerance, max_evaluations)
+        call, base = _path_call(self, call, baselines, n_steps, method, attribute_to_layer_input, ALL_PATH_METHODS)
         counts, taps = _input_path_taps(call)
+        if method in ("adaptive", "exact"):
+            integrated, report = conductance_integral(call, base, taps, method, tolerance=tolerance,
+                                                      max_evaluations=max_evaluations,
+                                                      chunk_rows=internal_batch_size, show_progress=show_progress)
+            result = _with_delta(call, base, unflat(integrated, counts), return_convergence_delta)
+            return _with_report(result, report, return_convergence_delta, return_report)
+        site = call.sites[0]
         n_in, batch = len(call.inputs), call.batch
         totals = [torch.zeros_like(t) for t in taps]
         previous: list[tuple[Tensor, Tensor] | None] = [None] * len(taps)
@@ -217,7 +248,10 @@ class LayerConductance(LayerAttribution, GradientAttribution):
 
         integrate_path(tapped(call, counts, taps, keep=True), (*base, *taps), n_steps + 1, method,
                        internal_batch_size, show_progress, on_chunk=on_chunk)
-        return _with_delta(call, base, unflat(totals, counts), return_convergence_delta)
+        result = _with_delta(call, base, unflat(totals, counts), return_convergence_delta)
+        report = PathReport(torch.full((call.batch,), n_steps + 1, dtype=torch.long),
+                            torch.full((call.batch,), float("nan"), dtype=torch.float64), 1)
+        return _with_report(result, report, return_convergence_delta, return_report)
 
     def has_convergence_delta(self) -> bool:
         return True

@@ -19,7 +19,11 @@ from veracity.attr._base import GradientAttribution, PerturbationAttribution
 from veracity.attr.gradient.deeplift import DeepLift, DeepLiftShap
 from veracity.attr.gradient.gradient_shap import GradientShap
 from veracity.attr.gradient.guided import Deconvolution, GuidedBackprop
-from veracity.attr.gradient.integrated_gradients import IntegratedGradients
+from veracity.attr.gradient.integrated_gradients import (
+    IntegratedGradients,
+    check_path_settings,
+    integrate_path_by,
+)
 from veracity.attr.gradient.saliency import Saliency
 from veracity.attr.neuron.adapter import NeuronAttribution, conductance_call, neuron_call
 from veracity.attr.perturbation.ablation import FeatureAblation
@@ -86,30 +90,53 @@ class NeuronConductance(_Multiplying):
     layer only through the neuron, i.e. ``(dF/dneuron) * (dneuron/dx)`` along the path.
     ``method`` defaults to ``riemann_trapezoid``, as in Captum.
 
+    ``method="exact"`` integrates exactly on a piecewise-linear network (one evaluation per
+    linear piece of the path). ``method="adaptive"`` (``tolerance``, ``max_evaluations``) refines
+    the path until the estimated error of the neuron's total conductance, relative to
+    ``|F(x) - F(x')|``, is below ``tolerance``: unlike IG's, a neuron's share of the output
+    has no closed form to check intervals against, so ``report.error_bound`` is an estimate
+    (see ``docs/accuracy.md``). ``return_report=True`` appends the
+    :class:`~veracity._core.adaptive.PathReport`.
+
     Example:
         >>> from veracity.attr import NeuronConductance
         >>> from veracity.data import toy_mlp
         >>> model, x = toy_mlp()
         >>> NeuronConductance(model, model[1]).attribute(x, 5, target=1).shape
         torch.Size([3, 4])
+        >>> relu = toy_mlp(activation="relu")[0].double()
+        >>> attr, report = NeuronConductance(relu, relu[1]).attribute(
+        ...     x.double(), 5, target=1, method="exact", return_report=True)
+        >>> attr.shape, bool((report.error_bound == 0).all())
+        (torch.Size([3, 4]), True)
     """
 
     def attribute(self, inputs: Any, neuron_selector: Any, baselines: Any = None, target: Any = None,
                   additional_forward_args: Any = None, n_steps: int = 50, method: str = "riemann_trapezoid",
                   internal_batch_size: int | None = None, attribute_to_neuron_input: bool = False,
-                  grad_kwargs: Any = None, *, show_progress: bool = False) -> Any:
+                  grad_kwargs: Any = None, *, show_progress: bool = False, tolerance: float = 1e-3,
+                  max_evaluations: int | None = None, return_report: bool = False) -> Any:
         options = check_grad_kwargs(grad_kwargs)
         call = self._call(inputs, additional_forward_args, target).replace(grad_kwargs=options)
         return self.attribute_call(call, neuron_selector, baselines,
                                    n_steps, method, internal_batch_size, attribute_to_neuron_input,
-                                   show_progress=show_progress)
+                                   show_progress=show_progress, tolerance=tolerance,
+                                   max_evaluations=max_evaluations, return_report=return_report)
 
     def attribute_call(self, call: Call, neuron_selector: Any, baselines: Any = None, n_steps: int = 50,
                        method: str = "riemann_trapezoid", internal_batch_size: int | None = None,
-                       attribute_to_neuron_input: bool = False, *, show_progress: bool = False) -> Any:
-        return IntegratedGradients(self.forward_func, self._multiply_by_inputs).attribute_call(
-            conductance_call(self, call, neuron_selector, attribute_to_neuron_input), baselines, n_steps, method,
-            internal_batch_size, show_progress=show_progress)
+                       attribute_to_neuron_input: bool = False, *, show_progress: bool = False,
+                       tolerance: float = 1e-3, max_evaluations: int | None = None,
+                       return_report: bool = False) -> Any:
+        check_path_settings(method, n_steps, tolerance, max_evaluations)
+        call = conductance_call(self, call, neuron_selector, attribute_to_neuron_input)
+        base = call.baselines(baselines)
+        integrated, report = integrate_path_by(call, base, n_steps, method, internal_batch_size, show_progress,
+                                               tolerance=tolerance, max_evaluations=max_evaluations, estimate=True)
+        if self._multiply_by_inputs:
+            integrated = tuple(g * (x - b) for g, x, b in zip(integrated, call.inputs, base))
+        result = call.finish(integrated)
+        return (result, report) if return_report else result
 
 
 class NeuronGradientShap(_Multiplying):
