@@ -19,8 +19,8 @@ from veracity.attr import (
 )
 from veracity.detection import (
     QUANTITIES,
-    DetectorOutputs,
     Detections,
+    DetectorOutputs,
     TinyDetector,
     detection_targets,
     explain_detections,

@@ -8,8 +8,8 @@ import torch
 
 from veracity.attr import Saliency
 from veracity.detection import (
-    DetectorOutputs,
     Detections,
+    DetectorOutputs,
     TinyDetector,
     box_iou,
     box_masks,
