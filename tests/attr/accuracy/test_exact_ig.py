@@ -155,3 +155,17 @@ def test_layer_integrated_gradients_exact_and_adaptive():
                                      return_report=True)
     span = (model(x) - model(torch.zeros_like(x)))[:, 1].abs()
     assert (delta.abs() / span <= report.error_bound + 1e-12).all()
+
+
+@pytest.mark.parametrize("pool", [nn.MaxPool2d(2), nn.MaxPool2d(3, 2, padding=1), nn.MaxPool2d(3, 2),
+                                  nn.MaxPool2d(2, 1), nn.MaxPool2d(2, dilation=2)])
+def test_max_pool_windows_tiled_overlapping_padded_dilated(pool):
+    """Windows that tile the input (odd size: the last row and column are dropped), overlap,
+    are padded or dilated: completeness to rounding either way."""
+    torch.manual_seed(5)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), pool, nn.Flatten()).double()
+    x = torch.randn(2, 1, 9, 9, dtype=torch.float64)
+    head = nn.Linear(model(x).shape[1], 2).double()
+    model = nn.Sequential(model, head)
+    _, delta, report = _completeness(model, x, target=1)
+    assert delta.abs().max().item() < 1e-10 and (report.evaluations > 8).all()
