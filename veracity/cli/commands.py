@@ -276,3 +276,11 @@ def serve(ctx: click.Context, demo: bool, model_spec: str | None, weights: str |
         click.echo(f"serving on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
         app.serve(port=port, host=host, token=token)
     _run(work, ctx.obj["debug"])
+
+
+# dataset-scale runs into a resumable store (veracity.cli.dataset)
+from veracity.cli.dataset import evaluate_dataset, explain_dataset, summarize_store  # noqa: E402
+
+cli.add_command(explain_dataset)
+cli.add_command(evaluate_dataset)
+cli.add_command(summarize_store)

@@ -7,6 +7,7 @@ very attributions (a first grid metric hands them over)."""
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -43,6 +44,10 @@ def _methods(methods: Any) -> dict[str, Any]:
 
 def _describe_method(method: Any) -> Any:
     """What the manifest records of a method (stable across processes: no object addresses)."""
+    if isinstance(method, functools.partial):
+        return {"function": _qualified(method.func), "args": jsonable([_describe_method(a) for a in method.args]),
+                "keywords": {k: _describe_method(v) if isinstance(v, type) else jsonable(v)
+                             for k, v in sorted(method.keywords.items())}}
     if isinstance(method, type) or not hasattr(method, "attribute"):
         return _qualified(method)
     return {"class": _qualified(type(method))}
