@@ -162,3 +162,20 @@ def test_bad_inputs_name_the_argument() -> None:
         ConditionalOcclusion(model, similarity=lambda a, b: a @ b.T).attribute(x, x, (1, 4, 4), strides=4)
     with pytest.raises(ValueError, match=r"`inputs`.*one output row per example.*got an output of shape \(\)"):
         ConditionalOcclusion(lambda v: v.sum()).attribute(x, x, (1, 4, 4), strides=4)
+
+
+def test_parity_with_captum_occlusion_on_the_same_similarity_scorer() -> None:
+    captum_attr = pytest.importorskip("captum.attr")
+    model = conv_encoder(seed=5)
+    x1, x2 = digit_like(2, seed=8), digit_like(2, seed=9)
+    with torch.no_grad():
+        reference = model(x2)
+
+    def scorer(x: torch.Tensor) -> torch.Tensor:  # Captum stacks whole copies of the batch
+        return torch.nn.functional.cosine_similarity(model(x), reference.repeat(x.shape[0] // 2, 1), dim=1)
+
+    for window, stride, per_eval in (((1, 3, 3), (1, 1, 1), 1), ((1, 2, 3), (1, 2, 2), 4)):
+        anchor = captum_attr.Occlusion(scorer).attribute(x1, sliding_window_shapes=window, strides=stride,
+                                                         perturbations_per_eval=per_eval)
+        ours = ConditionalOcclusion(model).attribute(x1, x2, window, strides=stride)
+        torch.testing.assert_close(ours, anchor, rtol=1e-5, atol=1e-6)

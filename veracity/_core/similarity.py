@@ -215,8 +215,8 @@ def pair_layer_gradients(forward_func: Callable[..., Any], layer: nn.Module, vie
                 fail("similarity", "a score that depends on the embeddings through autograd",
                      "a score with no gradient")
             grads = torch.autograd.grad(pair_scores.sum(), (values1, values2), allow_unused=True)
-        found = (values1, values2, *(torch.zeros_like(v) if g is None else g for g, v in zip(grads, (values1, values2))),
-                 embedding1, embedding2, pair_scores)
+        grads = tuple(torch.zeros_like(v) if g is None else g for g, v in zip(grads, (values1, values2)))
+        found = (values1, values2, *grads, embedding1, embedding2, pair_scores)
         for bucket, value in zip(collected, found):
             bucket.append(value.detach())
 

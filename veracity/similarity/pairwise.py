@@ -72,15 +72,10 @@ class PairwiseOcclusion:
         first, second = embed(calls[0]), embed(calls[1])
         check_widths(first, second, shapes)
         base = scored(self.similarity, first, second)
-        erased = []
-        for index, (call, view, fill, box) in enumerate(zip(calls, views, fills, boxes)):
-            def build(start: int, stop: int, view: Tensor = view, fill: Tensor = fill, box: Tensor = box) -> tuple[Tensor]:
-                keep = ~_masks(box[start:stop], view)
-                return (torch.where(keep, view.unsqueeze(0), fill.unsqueeze(0)).reshape(-1, *view.shape[1:]),)
-            erased.append(embed_points(call, n_erasures, build, perturbations_per_eval, show_progress=show_progress,
-                                       desc=f"PairwiseOcclusion view {index + 1}"))
+        erased = [embed_points(call, n_erasures, _erasing(view, fill, box), perturbations_per_eval,
+                               show_progress=show_progress, desc=f"PairwiseOcclusion view {index + 1}")
+                  for index, (call, view, fill, box) in enumerate(zip(calls, views, fills, boxes))]
         batch, width = view1.shape[0], first.shape[1]
-        check_widths(erased[0].reshape(-1, erased[0].shape[-1]), erased[1].reshape(-1, erased[1].shape[-1]), shapes)
         pair_scores = scored(self.similarity, erased[0].reshape(-1, width), erased[1].reshape(-1, width))
         weights = torch.softmax((base.unsqueeze(0) - pair_scores.reshape(n_erasures, batch)).double(), dim=0)
         norms = [e.double().norm(dim=2) for e in erased]
@@ -117,6 +112,14 @@ def _boxes(n: int, batch: int, height: int, width: int, scale: tuple[float, floa
     top = (torch.rand(n, batch, generator=generator, dtype=torch.float64) * (height - box_height + 1)).long()
     left = (torch.rand(n, batch, generator=generator, dtype=torch.float64) * (width - box_width + 1)).long()
     return torch.stack([top, left, box_height, box_width], dim=2).to(device)
+
+
+def _erasing(view: Tensor, fill: Tensor, boxes: Tensor) -> Callable[[int, int], tuple[Tensor, ...]]:
+    """The points' builder: draws ``start..stop-1`` of ``view``, their boxes set to ``fill``."""
+    def build(start: int, stop: int) -> tuple[Tensor, ...]:
+        keep = ~_masks(boxes[start:stop], view)
+        return (torch.where(keep, view.unsqueeze(0), fill.unsqueeze(0)).reshape(-1, *view.shape[1:]),)
+    return build
 
 
 def _covered(boxes: Tensor, height: int, width: int) -> Tensor:
