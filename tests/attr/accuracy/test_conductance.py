@@ -31,10 +31,10 @@ def _case(name):
     torch.manual_seed(0)
     if name == "digits_cnn":
         model = DigitsCNN()
-        return model.double().eval(), model.conv2, torch.rand(2, 1, 8, 8, dtype=F64) * 2
+        return model.double().eval(), model.conv2, torch.rand(1, 1, 8, 8, dtype=F64) * 2
     if name == "digits_cnn_pool":
         model = DigitsCNN()
-        return model.double().eval(), model.pool1, torch.rand(2, 1, 8, 8, dtype=F64) * 2
+        return model.double().eval(), model.pool1, torch.rand(1, 1, 8, 8, dtype=F64) * 2
     if name == "mlp":
         model = nn.Sequential(nn.Linear(5, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 2))
         return model.double(), model[2], torch.randn(4, 5, dtype=F64)
