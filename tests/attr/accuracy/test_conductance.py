@@ -209,3 +209,19 @@ def test_quadrature_report_and_bad_method():
         LayerConductance(model, layer).attribute(x, target=0, method="simpson")
     with pytest.raises(ValueError, match="tolerance"):
         NeuronConductance(model, layer).attribute(x, 0, target=0, method="adaptive", tolerance=2.0)
+
+
+def test_one_model_call_per_round_not_per_point():
+    """The rows of a round go through the model together (the engine's chunks), whatever the
+    number of points: the model runs once per round, plus a fixed few calls (layer shapes)."""
+    model, layer, x = _case("mlp")
+    calls = []
+    handle = model.register_forward_pre_hook(lambda module, args: calls.append(args[0].shape[0]))
+    try:
+        for method in ("exact", "adaptive"):
+            calls.clear()
+            _, report = LayerConductance(model, layer).attribute(x, target=0, method=method, return_report=True)
+            assert report.evaluations.sum() > 10 * report.rounds
+            assert len(calls) <= report.rounds + 2, (method, len(calls), report.rounds)
+    finally:
+        handle.remove()
