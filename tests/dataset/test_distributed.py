@@ -45,6 +45,20 @@ assert not dist.is_initialized()
 attribute_dataset(va.IntegratedGradients(Counting()), data(), {attributions!r}, **ATTRIBUTE)
 assert dist.is_initialized() and dist.get_world_size() == 2  # started from torchrun's environment, kept
 evaluate_dataset(Counting(), data(), METHODS, METRICS, {evaluation!r}, **EVALUATE)
+
+class Broken(torch.utils.data.Dataset):  # example 8 (chunk 2: rank 0, round 2) cannot be read
+    def __len__(self):
+        return 10
+
+    def __getitem__(self, i):
+        if i == 8:
+            raise OSError("example 8 is unreadable")
+        return data()[i]
+
+try:
+    attribute_dataset(va.IntegratedGradients(Counting()), Broken(), {broken!r}, **ATTRIBUTE)
+except Exception as error:
+    print(f"rank {{dist.get_rank()}} raised {{type(error).__name__}}: {{error}}", flush=True)
 """
 
 
@@ -84,10 +98,14 @@ def test_two_processes_write_the_store_of_one(tmp_path: Path) -> None:
     zarr.open_array(store=str(tmp_path / "two_a" / "attributions"), mode="r+")[3:10] = 99.0
     script = tmp_path / "worker.py"
     script.write_text(WORKER.format(root=str(ROOT), attributions=str(tmp_path / "two_a"),
-                                    evaluation=str(tmp_path / "two_e")))
+                                    evaluation=str(tmp_path / "two_e"), broken=str(tmp_path / "broken")))
     done = torchrun(script)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     # the resume (chunks 1, 3 on rank 0; chunk 2 on rank 1, idle in round 2) and the fresh evaluation
     stores_equal(tmp_path / "one_a", tmp_path / "two_a")
     stores_equal(tmp_path / "one_e", tmp_path / "two_e")
     np.testing.assert_array_equal(open_store(tmp_path / "two_e").numpy("targets"), data().tensors[1].numpy())
+    # a failure on one rank: every rank raises (none hangs), the chunks of the round before are committed
+    assert "rank 0 raised OSError: example 8 is unreadable" in done.stdout, done.stdout
+    assert "rank 1 raised RuntimeError: rank 0 failed on chunk 2: OSError('example 8 is unreadable')" in done.stdout
+    assert open_store(tmp_path / "broken", verify=True).manifest["complete"] == [0, 1]

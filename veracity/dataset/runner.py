@@ -204,10 +204,13 @@ class _Run:
                     if rows is not None and chunk is not None:
                         pending = (chunk, self.writer.submit(self.write, chunk, rows))
                 done, pending = pending, (None, None)
+                shared = False  # from here on, nothing is left to commit
                 self.finish(done)
         finally:
-            if shared and pending[1] is not None:
-                self.finish(pending)  # the chunk before the failure is written whole and committed
+            # after an error every rank knows of, the chunk before it is written whole and committed
+            # (with several ranks every rank takes part, its own chunk pending or not)
+            if shared and (pending[1] is not None or procs.size > 1):
+                self.finish(pending)
             self.writer.shutdown(wait=True)
         for future in self.commits:
             future.result()
