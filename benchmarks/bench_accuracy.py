@@ -43,10 +43,7 @@ from _harness import best_time, print_table  # noqa: E402
 
 from veracity.attr import (  # noqa: E402
     IntegratedGradients,
-    KernelShap,
     LayerConductance,
-    ShapleyValues,
-    ShapleyValueSampling,
 )
 from veracity.data.digits import load_digits, train_digits_cnn  # noqa: E402
 
@@ -111,46 +108,7 @@ def needed(curve: list[tuple[float, float, float]], column: int, goal: float) ->
     return float("inf")
 
 
-def group_mask() -> torch.Tensor:
-    """8 groups of the 8x8 digit: 2 rows of 4 blocks of 4x2 pixels."""
-    rows = torch.arange(8).view(8, 1) // 4
-    cols = torch.arange(8).view(1, 8) // 2
-    return (rows * 4 + cols).view(1, 1, 8, 8)
-
-
-def shapley(model, x, target, budgets, seeds) -> tuple[list[dict], dict]:
-    mask = group_mask()
-    exact = ShapleyValues(model).attribute(x, target=target, feature_mask=mask)
-    n = 8
-    estimators = {
-        "permutation (Captum default)": lambda e, g: ShapleyValueSampling(model).attribute(
-            x, target=target, feature_mask=mask, n_samples=max(1, (e - 2) // (n - 1)), generator=g),
-        "permutation antithetic": lambda e, g: ShapleyValueSampling(model).attribute(
-            x, target=target, feature_mask=mask, n_samples=max(2, (e - 2) // (n - 1)), generator=g,
-            variance_reduction="antithetic"),
-        "permutation stratified": lambda e, g: ShapleyValueSampling(model).attribute(
-            x, target=target, feature_mask=mask, n_samples=max(n, (e - 2) // (n - 1)), generator=g,
-            variance_reduction="stratified"),
-        "KernelShap (Captum default)": lambda e, g: KernelShap(model).attribute(
-            x, target=target, feature_mask=mask, n_samples=e, generator=g),
-        "KernelShap paired": lambda e, g: KernelShap(model).attribute(
-            x, target=target, feature_mask=mask, n_samples=e, generator=g, paired_sampling=True),
-    }
-    rows, curves = [], {name: [] for name in estimators}
-    for budget in budgets:
-        mse = {}
-        for name, run in estimators.items():
-            errors = []
-            for seed in range(seeds):
-                attr = run(budget, torch.Generator().manual_seed(seed))
-                errors.append(float(((attr - exact) ** 2)[:, :, ::4, ::2].mean()))   # one value per group
-            mse[name] = sum(errors) / len(errors)
-            curves[name].append((budget, mse[name]))
-        for name in estimators:
-            anchor = mse["permutation (Captum default)" if name.startswith("perm") else "KernelShap (Captum default)"]
-            rows.append({"evaluations/example": budget, "estimator": name, "MSE": mse[name],
-                         "MSE / Captum default": mse[name] / anchor})
-    return rows, curves
+from _shapley_accuracy import shapley  # noqa: E402  (part 3, Shapley estimators: benchmarks/_shapley_accuracy.py)
 
 
 def _rows_pool(x: torch.Tensor, rows: int) -> torch.Tensor:
@@ -309,7 +267,7 @@ def main() -> None:
     budgets = [58] if args.quick else [58, 114, 226, 450]
     shap_rows, shap_curves = shapley(model, data.test_x[:16] if not args.quick else x,
                                      target if args.quick else _targets(model, data.test_x[:16]),
-                                     budgets, 2 if args.quick else 20)
+                                     budgets, 2 if args.quick else 50)
     print_table("Shapley estimators against exact Shapley values (8 groups, equal evaluations)", shap_rows)
     print_table("Overhead: seconds against the raw cost of the same evaluations (same process)",
                 overhead(model, x[:2] if args.quick else x, target, 1e-2 if args.quick else 1e-3))
