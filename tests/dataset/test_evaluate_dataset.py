@@ -177,7 +177,8 @@ def test_bad_arguments_are_named(tmp_path: Path) -> None:
         evaluate_dataset(model, pairs, METHODS, ["sparseness"], tmp_path / "e", **KWARGS)
 
 
-def test_summarize_gives_means_intervals_and_the_worst_examples(tmp_path: Path) -> None:
+def test_summarize_gives_means_intervals_and_the_worst_examples(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     model, ds = Counting(), data()
     metrics = ["sparseness", ("max_sensitivity", {"n_samples": 3}), Stop()]
     evaluate_dataset(model, ds, METHODS, metrics, tmp_path, **KWARGS)
@@ -196,6 +197,16 @@ def test_summarize_gives_means_intervals_and_the_worst_examples(tmp_path: Path) 
     worst = [w["index"] for w in cells["ixg", "max_sensitivity"]["worst"]]
     assert worst == np.argsort(-sensitivity, kind="stable")[:3].tolist()  # lower is better
     assert cells["ig", "stop"]["higher_is_better"] is None and cells["ig", "stop"]["worst"] is None
+    assert cell["interval"] == "bootstrap"
+
+    import veracity.dataset.summary as summary_module  # many scores: the normal interval of the mean
+
+    monkeypatch.setattr(summary_module, "BOOTSTRAP_LIMIT", 5)
+    normal = {(c["method"], c["metric"]): c for c in summarize(tmp_path)["metrics"]}["ig", "sparseness"]
+    half = 1.959963984540054 * scores.std(ddof=1) / np.sqrt(N)
+    assert normal["interval"] == "normal" and normal["mean"] == pytest.approx(scores.mean())
+    assert (normal["low"], normal["high"]) == pytest.approx((scores.mean() - half, scores.mean() + half))
+    monkeypatch.undo()
 
     # a store half done: the summary covers the complete chunks only
     manifest = json.loads((tmp_path / "manifest.json").read_text())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import statistics
 from typing import Any
 
 import numpy as np
@@ -24,11 +25,28 @@ def _rows(store: DatasetStore) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
+BOOTSTRAP_LIMIT = 20_000  # above this many scores the interval is the normal one (the resamples would not fit)
+
+
+def _interval(scores: np.ndarray, confidence: float, n_bootstrap: int, seed: int
+              ) -> tuple[float, float, float, int, str]:
+    """Mean, interval, count of the finite scores: the library's percentile bootstrap up to
+    ``BOOTSTRAP_LIMIT`` scores, the normal interval of the mean (mean +- z * sd / sqrt(n)) above."""
+    finite = scores[np.isfinite(scores)].astype(np.float64)
+    if finite.size <= BOOTSTRAP_LIMIT:
+        mean, low, high, count = bootstrap_interval(torch.from_numpy(finite), n_bootstrap, confidence, seed)
+        return mean, low, high, count, "bootstrap"
+    z = statistics.NormalDist().inv_cdf(0.5 + confidence / 2)
+    mean, half = float(finite.mean()), z * float(finite.std(ddof=1)) / math.sqrt(finite.size)
+    return mean, mean - half, mean + half, int(finite.size), "normal"
+
+
 def summarize(store: str | os.PathLike[str] | DatasetStore, *, n_worst: int = 5, confidence: float = 0.95,
               n_bootstrap: int = 1000, seed: int = 0) -> dict[str, Any]:
     """A store's summary over its complete chunks: how far the run got, the model's accuracy on
     the targets, and for each method and metric the mean score with a percentile bootstrap
-    interval (``confidence``, ``n_bootstrap`` resamples, seeded) and the ``n_worst`` worst
+    interval (``confidence``, ``n_bootstrap`` resamples, seeded; above 20,000 examples the normal
+    interval of the mean, as ``interval`` says) and the ``n_worst`` worst
     examples (by the metric's direction: the lowest scores where higher is better, the highest
     where lower is better; none where the direction is unknown). Plain JSON types only.
 
@@ -73,7 +91,7 @@ def summarize(store: str | os.PathLike[str] | DatasetStore, *, n_worst: int = 5,
             continue
         _, method, metric = name.split("/", 2)
         scores = opened.numpy(name)[rows]
-        mean, low, high, count = bootstrap_interval(torch.from_numpy(scores), n_bootstrap, confidence, seed)
+        mean, low, high, count, method_of_interval = _interval(scores, confidence, n_bootstrap, seed)
         higher = directions.get(metric)
         worst: list[dict[str, Any]] | None = None
         if higher is not None:
@@ -82,5 +100,6 @@ def summarize(store: str | os.PathLike[str] | DatasetStore, *, n_worst: int = 5,
             worst = [{"index": int(rows[i]), "score": float(scores[i]), "target": targets[i].item()} for i in order]
         summary["metrics"].append({"method": method, "metric": metric, "higher_is_better": higher,
                                    "mean": _finite(mean), "low": _finite(low), "high": _finite(high),
-                                   "count": count, "confidence": confidence, "worst": worst})
+                                   "count": count, "confidence": confidence, "interval": method_of_interval,
+                                   "worst": worst})
     return summary
