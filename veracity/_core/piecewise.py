@@ -44,6 +44,8 @@ _BILINEAR = frozenset("""
 mul __mul__ __rmul__ __imul__ mul_ multiply matmul __matmul__ __rmatmul__ mm bmm mv linear bilinear dot
 conv1d conv2d conv3d conv_transpose1d conv_transpose2d conv_transpose3d einsum tensordot outer addmm baddbmm
 """.split())
+_AFFINE = frozenset("conv1d conv2d conv3d linear".split())    # (input, weight, bias, ...)
+FAST_TANGENTS = True
 _DIVISION = frozenset("div __truediv__ __itruediv__ div_ true_divide divide".split())
 _MODE_FLAG = {"batch_norm": (5, "training"), "dropout": (2, "training"), "dropout1d": (2, "training"),
               "dropout2d": (2, "training"), "dropout3d": (2, "training"), "alpha_dropout": (2, "training")}
@@ -232,6 +234,8 @@ class _Intercept(TorchFunctionMode):
             elif name in _BILINEAR:
                 if len(dependent) > 1:
                     _refuse(func, "multiplies two path-dependent tensors (not linear along the path)")
+                if name in _AFFINE and FAST_TANGENTS and args and dependent[0] is args[0]:
+                    return _affine_with_tangent(func, args, kwargs)
             elif name in _DIVISION:
                 if any(_has_tangent(t) for t in _tensors((args[1:], kwargs))):
                     _refuse(func, "divides by a path-dependent tensor")
@@ -242,6 +246,22 @@ class _Intercept(TorchFunctionMode):
             elif name not in _LINEAR:
                 _refuse(func, "is not piecewise linear (or not one veracity can find the kinks of)")
         return func(*args, **kwargs)
+
+
+def _affine_with_tangent(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """A convolution or linear layer of a dual input: the primal through ``func`` (recorded for
+    the backward pass), the tangent through ``func`` without the bias and without recording.
+    The same numbers as torch's forward-mode rule, which costs about half a convolution more."""
+    primal, tangent = fwad.unpack_dual(args[0])
+    out = func(primal, *args[1:], **kwargs)
+    rest, extra = list(args[1:]), dict(kwargs)
+    if len(rest) >= 2:
+        rest[1] = None
+    else:
+        extra["bias"] = None
+    with torch.no_grad():
+        moved = func(tangent, *rest, **extra)
+    return fwad.make_dual(out, moved)
 
 
 def _segmented_cummax(values: Tensor, segment: Tensor) -> Tensor:
