@@ -179,3 +179,19 @@ def test_parity_with_captum_occlusion_on_the_same_similarity_scorer() -> None:
                                                          perturbations_per_eval=per_eval)
         ours = ConditionalOcclusion(model).attribute(x1, x2, window, strides=stride)
         torch.testing.assert_close(ours, anchor, rtol=1e-5, atol=1e-6)
+
+
+def test_additional_forward_args_reach_both_views_row_by_row() -> None:
+    model = linear_encoder(features=30, seed=6)
+    weight = model[1].weight
+    generator = torch.Generator().manual_seed(7)
+    x1, x2 = (torch.randn(3, 1, 5, 6, generator=generator, dtype=torch.float64) for _ in range(2))
+    scale = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+
+    def scaled(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+        return model(x) * factor[:, None]
+
+    heat = ConditionalOcclusion(scaled, similarity="dot").attribute(x1, x2, (1, 1, 1), additional_forward_args=scale,
+                                                                    perturbations_per_eval=4)
+    gradient = ((x2.flatten(1) @ weight.T) @ weight).view_as(x1) * (scale ** 2).view(-1, 1, 1, 1)
+    torch.testing.assert_close(heat, x1 * gradient, rtol=1e-12, atol=1e-12)
