@@ -44,6 +44,12 @@ def design(rows: int, n: int, reduction: str | None, generator: torch.Generator 
 
     Rows fill whole blocks first; a last partial block takes its first rows (the rows of a block
     come in random order).
+
+    Example:
+        >>> import torch
+        >>> orders, strata = design(4, 8, "antithetic", torch.Generator().manual_seed(0))
+        >>> tuple(orders.shape), bool((strata.sort(0).values == torch.arange(4).unsqueeze(1)).all())
+        ((4, 8), True)
     """
     m = block_rows(n, reduction)
     blocks = -(-rows // m)
