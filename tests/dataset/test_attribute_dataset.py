@@ -285,3 +285,24 @@ def test_examples_of_another_shape_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"`data`.*attributions.*\(5,\).*\(6,\).*chunk 1"):
         attribute_dataset(va.InputXGradient(Sum()), Mixed(), tmp_path, chunk_size=2, show_progress=False)
     assert open_store(tmp_path, verify=True).manifest["complete"] == [0]  # chunk 0 stays committed and intact
+
+
+def test_a_map_style_dataset_gives_the_store_of_a_sliced_tensor_dataset(tmp_path: Path) -> None:
+    class Pairs(torch.utils.data.Dataset):  # read example by example (a TensorDataset is sliced)
+        def __init__(self, inner: TensorDataset) -> None:
+            self.inner = inner
+
+        def __len__(self) -> int:
+            return len(self.inner)
+
+        def __getitem__(self, i: int):  # type: ignore[no-untyped-def]
+            x, y = self.inner[i]
+            return x.clone(), int(y)
+
+    model, ds = Counting(), data()
+    sliced = attribute_dataset(va.IntegratedGradients(model), ds, tmp_path / "a", batch_size=3, chunk_size=4,
+                               show_progress=False, n_steps=4)
+    read = attribute_dataset(va.IntegratedGradients(model), Pairs(ds), tmp_path / "b", batch_size=3, chunk_size=4,
+                             show_progress=False, n_steps=4)
+    for name in ("attributions", "outputs", "targets"):
+        assert sliced.numpy(name).tobytes() == read.numpy(name).tobytes(), name
