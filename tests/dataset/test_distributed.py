@@ -31,7 +31,7 @@ METRICS = ["sparseness", ("max_sensitivity", {"n_samples": 3}),
 
 WORKER = r"""
 import faulthandler, sys
-faulthandler.dump_traceback_later(60, exit=True)  # a hung collective fails the test
+faulthandler.dump_traceback_later(100, exit=True)  # a hung collective fails the test
 sys.path.insert(0, {root!r})
 import torch
 torch.set_num_threads(1)
@@ -76,7 +76,7 @@ def torchrun(script: Path) -> subprocess.CompletedProcess[str]:
     for key in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(key, None)
     return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                           str(script)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+                           str(script)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=150)
 
 
 @pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(), reason="needs torch.distributed gloo")
