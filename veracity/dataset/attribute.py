@@ -29,7 +29,8 @@ def attribute_dataset(method: Any, data: Any, store: str | os.PathLike[str], *, 
     ``data`` a map-style Dataset (or a DataLoader reading one in order) of ``(input, target)``
     pairs (inputs go to the device of the model's parameters); ``attribute_kwargs`` go to
     ``method.attribute`` for every batch of ``batch_size`` examples. Each chunk is computed under
-    the seed ``seed * 1_000_003 + chunk`` (the caller's random state is restored after).
+    the seed ``seed * 1_000_003 + chunk`` (the caller's random state is restored after), with the
+    engine's chunk sizes fixed (``memory_budget(tune=False)``: timings must not change the bits).
 
     Resume: a chunk is recorded complete in the manifest only after it is written, so calling
     again after an interruption (an exception, Ctrl-C, kill -9) computes only the chunks not yet
