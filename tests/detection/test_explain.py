@@ -207,3 +207,22 @@ def test_no_detections_give_empty_maps(linear, images) -> None:
     empty = Detections.of(torch.zeros(0, 4), labels=[], slots=[])
     maps = explain_detections(Saliency(DetectorOutputs(linear)), images, [empty, empty])
     assert [tuple(m.shape) for m in maps] == [(0, 5, 1, SIDE, SIDE)] * 2
+
+
+def test_identical_rows_are_evaluated_once_without_gradients(images) -> None:
+    linear = LinearDetector().eval()
+    seen: list[int] = []
+
+    def counting(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        seen.append(x.shape[0])
+        return linear(x)
+
+    found = _found()  # 3 detections x 5 quantities = 15 rows over 2 images
+    occlusion = Occlusion(DetectorOutputs(counting))
+    maps = explain_detections(occlusion, images, found, sliding_window_shapes=(1, 1, 1),
+                              perturbations_per_eval=SIDE * SIDE + 1)
+    assert max(seen) <= 2 * (SIDE * SIDE + 1)  # never more than the distinct rows: 2 images x windows
+    plain = explain_detections(Occlusion(DetectorOutputs(linear, deduplicate=False)), images, found,
+                               sliding_window_shapes=(1, 1, 1))
+    for a, b in zip(maps, plain):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)

@@ -80,6 +80,12 @@ class DetectorOutputs(nn.Module):
     (:func:`veracity.detection.detection_targets` builds them). The detector is not copied:
     its parameters, mode and buffers are the caller's and stay untouched.
 
+    ``deduplicate`` (default True): without gradients (perturbation methods, metrics), identical
+    rows of a model call are evaluated once. Explaining several detections and quantities of
+    one image stacks identical copies that a perturbation method perturbs alike, so this saves
+    a factor of up to ``detections x quantities``. It assumes the detector treats each image
+    independently of the rest of the batch (eval mode).
+
     Example:
         >>> from veracity.attr import Saliency
         >>> class Linear(torch.nn.Module):  # 2 slots, 3 classes, on 1x4x4 images
@@ -98,13 +104,14 @@ class DetectorOutputs(nn.Module):
 
     detector: Any
 
-    def __init__(self, detector: Any) -> None:
+    def __init__(self, detector: Any, deduplicate: bool = True) -> None:
         super().__init__()
         if isinstance(detector, DetectorOutputs):
             detector = detector.detector
         if not callable(detector):
             fail("detector", "a callable detector (an nn.Module or a function)", detector, TypeError)
         self.detector = detector
+        self.deduplicate = deduplicate
 
     def boxes_and_scores(self, *inputs: Any) -> tuple[Tensor, Tensor]:
         """The detector's checked ``(boxes, scores)`` on ``inputs``."""
@@ -112,6 +119,17 @@ class DetectorOutputs(nn.Module):
         return split_output(self.detector(*inputs), rows)
 
     def forward(self, *inputs: Any) -> Tensor:
+        first = inputs[0] if len(inputs) == 1 else None
+        if self.deduplicate and isinstance(first, Tensor) and first.shape[0] > 1 \
+                and not (torch.is_grad_enabled() and first.requires_grad):
+            # explaining K detections x 5 quantities of one image stacks as many identical copies;
+            # a perturbation method then perturbs them alike: the detector sees each distinct row once
+            unique, inverse = torch.unique(first.reshape(first.shape[0], -1), dim=0, return_inverse=True)
+            if unique.shape[0] < first.shape[0]:
+                return self._joined(unique.reshape(-1, *first.shape[1:]))[inverse]
+        return self._joined(*inputs)
+
+    def _joined(self, *inputs: Any) -> Tensor:
         boxes, scores = self.boxes_and_scores(*inputs)
         return torch.cat([boxes, scores.to(boxes.dtype)], dim=2)
 
