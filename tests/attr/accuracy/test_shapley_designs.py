@@ -14,7 +14,7 @@ import torch
 
 from tests.attr.perturbation._models import Additive, brute_force_shapley, mlp
 from veracity.attr import ShapleyValues, ShapleyValueSampling
-from veracity.attr.perturbation._designs import block_rows, design, stratified_error
+from veracity.attr.perturbation._designs import block_rows, design, round_sizes, stratified_error
 
 REDUCTIONS = ("antithetic", "stratified")
 A = torch.tensor([1.0, -2.0, 0.5, 3.0, 1.5, -1.0], dtype=torch.float64)
@@ -86,7 +86,8 @@ def test_equals_captums_estimator_on_the_same_orders(reduction: str, n: int) -> 
     orders = torch.stack([base, base.flip(1)], 1).reshape(-1, n) if reduction == "antithetic" else base
     theirs = captum_attr.ShapleyValueSampling(model)
     theirs.permutation_generator = lambda num_features, num_samples: iter(orders.tolist())
-    torch.testing.assert_close(ours, theirs.attribute(x, target=1, n_samples=orders.shape[0]).double(), check_dtype=False)
+    reference = theirs.attribute(x, target=1, n_samples=orders.shape[0]).double()
+    torch.testing.assert_close(ours, reference, check_dtype=False)
     plain = ShapleyValueSampling(model).attribute(x, target=1, n_samples=5, generator=_g(3))
     drawn = torch.rand(5, n, generator=_g(3)).argsort(1)
     theirs.permutation_generator = lambda num_features, num_samples: iter(drawn.tolist())
@@ -178,3 +179,27 @@ def test_stratified_error_formula_by_hand() -> None:
 def test_bad_variance_reduction_names_the_argument() -> None:
     with pytest.raises(ValueError, match="variance_reduction"):
         ShapleyValueSampling(game).attribute(torch.ones(1, 4), variance_reduction="latin")
+
+
+@pytest.mark.parametrize("total,m", [(1, 4), (7, 4), (8, 4), (100, 4), (37, 5), (50, 1), (3, 9)])
+def test_rounds_keep_blocks_whole(total: int, m: int) -> None:
+    sizes = round_sizes(total, m)
+    assert sum(sizes) == total
+    assert all(size % m == 0 for size in sizes[:-1])               # only the last round may split a block
+    assert sizes[0] == min(total, m * -(-max(2 * m, 8) // m))       # two blocks (and 8 rows) first
+    assert all(b >= a for a, b in zip(sizes[:-2], sizes[1:-1]))     # then growing
+
+
+def test_target_std_error_is_reached_on_a_nonlinear_model() -> None:
+    rows = []
+
+    def counted(x: torch.Tensor) -> torch.Tensor:
+        rows.append(x.shape[0])
+        return game(x)
+
+    x = torch.linspace(0.3, 1.2, 6, dtype=torch.float64).unsqueeze(0)
+    _, se = ShapleyValueSampling(counted).attribute(x, n_samples=100_000, generator=_g(7),
+                                                    variance_reduction="antithetic", target_std_error=0.02,
+                                                    return_std_error=True)
+    assert se.max() <= 0.02
+    assert sum(rows) < 2 + 100_000 * 5 / 10

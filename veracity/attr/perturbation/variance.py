@@ -18,7 +18,6 @@ are drawn in rounds (each round through the engine in chunks) until then or ``n_
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
