@@ -195,3 +195,23 @@ def test_additional_forward_args_reach_both_views_row_by_row() -> None:
                                                                     perturbations_per_eval=4)
     gradient = ((x2.flatten(1) @ weight.T) @ weight).view_as(x1) * (scale ** 2).view(-1, 1, 1, 1)
     torch.testing.assert_close(heat, x1 * gradient, rtol=1e-12, atol=1e-12)
+
+
+def test_context_agnostic_windows_of_a_linear_embedding_match_the_hand_computed_scores() -> None:
+    model = linear_encoder(features=30, seed=8)
+    weight = model[1].weight
+    generator = torch.Generator().manual_seed(9)
+    x1, x2 = (torch.randn(2, 1, 5, 6, generator=generator, dtype=torch.float64) for _ in range(2))
+    window, stride, fill = (1, 2, 3), (1, 2, 2), 0.25
+    masks = windows((1, 5, 6), window, stride)
+    total, count = torch.zeros_like(x1), torch.zeros(1, 5, 6, dtype=torch.float64)
+    for mask in masks:
+        kept = torch.where(mask, x1, torch.full_like(x1, fill))
+        occluded = torch.where(mask, torch.full_like(x1, fill), x1)
+        difference = kept.flatten(1) @ weight.T - occluded.flatten(1) @ weight.T
+        score = torch.nn.functional.cosine_similarity(difference, x2.flatten(1) @ weight.T, dim=1)
+        total += score.view(-1, 1, 1, 1) * mask
+        count += mask
+    heat = ConditionalOcclusion(model).attribute(x1, x2, window, strides=stride, baselines=fill,
+                                                 context_agnostic=True, perturbations_per_eval=3)
+    torch.testing.assert_close(heat, total / count, rtol=1e-10, atol=1e-12)

@@ -156,6 +156,37 @@ def conditioned_score(forward_func: Callable[..., Any], condition: Tensor, simil
     return score
 
 
+def context_agnostic_score(forward_func: Callable[..., Any], inputs: tuple[Tensor, ...], baselines: tuple[Tensor, ...],
+                           condition: Tensor, similarity: Similarity, shapes: tuple[Any, Any]) -> Callable[..., Tensor]:
+    """A forward function for Occlusion's occluded copies ``x_mask`` (the window at the baseline):
+    ``similarity(g(x_keep) - g(x_mask), c)`` with ``x_keep = x + baseline - x_mask`` (only the
+    window kept, the rest at the baseline); both embeddings from one model call.
+
+    Example:
+        >>> x, base = torch.tensor([[1.0, 2.0]]), torch.zeros(1, 2)
+        >>> score = context_agnostic_score(torch.nn.Flatten(), (x,), (base,), torch.ones(1, 2), dot, ((1, 2), (1, 2)))
+        >>> score(torch.tensor([[0.0, 2.0]]))  # window on the first element: g(keep) - g(mask) = (1, -2)
+        tensor([-1.])
+    """
+    batch = condition.shape[0]
+
+    def score(*arguments: Any) -> Tensor:
+        masked = arguments[:len(inputs)]
+        rows = masked[0].shape[0]
+        copies = max(rows // batch, 1)
+        kept = tuple(x.repeat(copies, *([1] * (x.dim() - 1))) + b.repeat(copies, *([1] * (b.dim() - 1))) - m
+                     for x, b, m in zip(inputs, baselines, masked))
+        both = tuple(torch.cat([k, m]) for k, m in zip(kept, masked))
+        extra = tuple(torch.cat([a, a]) if isinstance(a, Tensor) and a.dim() > 0 and a.shape[0] == rows else a
+                      for a in arguments[len(inputs):])
+        embeddings = flat_embedding(call_forward(forward_func, both, extra), 2 * rows)
+        check_widths(embeddings, condition, shapes)
+        tiled = condition.to(embeddings.dtype).repeat(copies, 1)[:rows]
+        return scored(similarity, embeddings[:rows] - embeddings[rows:], tiled)
+
+    return score
+
+
 @dataclass(frozen=True)
 class PairGradients:
     """A layer's values for both views, the gradients of the pairs' similarity there, the

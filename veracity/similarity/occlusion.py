@@ -18,7 +18,7 @@ from torch import Tensor
 
 from veracity._core.call import Call
 from veracity._core.inputs import as_tuple, check_inputs
-from veracity._core.similarity import conditioned_score, embed, similarity_function
+from veracity._core.similarity import conditioned_score, context_agnostic_score, embed, similarity_function
 from veracity.attr import Occlusion
 from veracity.similarity._views import check_same_batch
 
@@ -39,6 +39,11 @@ class ConditionalOcclusion:
     An all-zero window occluded with a zero baseline leaves the input, hence the similarity,
     unchanged: its drop is exactly 0. Both views' embeddings must have the same width.
 
+    ``context_agnostic=True`` is the paper's context-agnostic variant: a window scores
+    ``s(g(x1 with only the window kept) - g(x1 with the window occluded), g(x2))`` (the rest,
+    resp. the window, at the baseline), averaged over the windows covering each element like
+    the drops; the paper min-max normalises the map afterwards.
+
     Example:
         >>> from veracity.data.toy import toy_cnn
         >>> from veracity.similarity import ConditionalOcclusion
@@ -55,24 +60,35 @@ class ConditionalOcclusion:
     def attribute(self, inputs: TensorOrTuple, condition: TensorOrTuple,
                   sliding_window_shapes: tuple[int, ...] | tuple[tuple[int, ...], ...],
                   strides: Any = None, baselines: Any = None, additional_forward_args: Any = None,
-                  perturbations_per_eval: int | None = None, show_progress: bool = False) -> TensorOrTuple:
+                  perturbations_per_eval: int | None = None, show_progress: bool = False,
+                  context_agnostic: bool = False) -> TensorOrTuple:
         """Mean similarity drop of the windows covering each element of ``inputs``, given
-        ``condition``; shaped like ``inputs`` (a tuple for a tuple)."""
+        ``condition`` (or, ``context_agnostic``, their mean window score); shaped like ``inputs``
+        (a tuple for a tuple)."""
         call = Call.of(self.forward_func, inputs, None, additional_forward_args)
         condition_inputs, _ = as_tuple(condition, "condition")
         check_inputs(condition_inputs, "condition")
         check_same_batch("inputs", call.inputs, "condition", condition_inputs)
         reference = embed(Call.of(self.forward_func, condition, None, additional_forward_args))
         shapes = (_shown(call.inputs), _shown(condition_inputs))
-        score = conditioned_score(self.forward_func, reference, self.similarity, shapes)
-        return Occlusion(score).attribute_call(call.with_forward(score), sliding_window_shapes, strides, baselines,
-                                               perturbations_per_eval, show_progress)
+        if not context_agnostic:
+            score = conditioned_score(self.forward_func, reference, self.similarity, shapes)
+            return Occlusion(score).attribute_call(call.with_forward(score), sliding_window_shapes, strides,
+                                                   baselines, perturbations_per_eval, show_progress)
+        score = context_agnostic_score(self.forward_func, call.inputs, call.baselines(baselines), reference,
+                                       self.similarity, shapes)
+        drops = Occlusion(score).attribute_call(call.with_forward(score), sliding_window_shapes, strides, baselines,
+                                                perturbations_per_eval, show_progress)
+        # Occlusion gives score(x) - mean window score; score(x) is the score with nothing kept
+        nothing_kept = embed(call.with_forward(score))[:, 0]
+        drops = drops if isinstance(drops, tuple) else (drops,)
+        return call.finish([nothing_kept.view(-1, *([1] * (d.dim() - 1))).to(d.dtype) - d for d in drops])
 
     def attribute_pair(self, view1: TensorOrTuple, view2: TensorOrTuple,
                        sliding_window_shapes: tuple[int, ...] | tuple[tuple[int, ...], ...],
                        strides: Any = None, baselines: Any = None, additional_forward_args: Any = None,
-                       perturbations_per_eval: int | None = None,
-                       show_progress: bool = False) -> tuple[TensorOrTuple, TensorOrTuple]:
+                       perturbations_per_eval: int | None = None, show_progress: bool = False,
+                       context_agnostic: bool = False) -> tuple[TensorOrTuple, TensorOrTuple]:
         """``(heat1, heat2)``: each view occluded with the other as condition (the paper's
         two maps). The views must have the same structure (window shapes apply to both).
 
@@ -85,7 +101,8 @@ class ConditionalOcclusion:
         """
         options: dict[str, Any] = {"strides": strides, "baselines": baselines,
                                    "additional_forward_args": additional_forward_args,
-                                   "perturbations_per_eval": perturbations_per_eval, "show_progress": show_progress}
+                                   "perturbations_per_eval": perturbations_per_eval, "show_progress": show_progress,
+                                   "context_agnostic": context_agnostic}
         return (self.attribute(view1, view2, sliding_window_shapes, **options),
                 self.attribute(view2, view1, sliding_window_shapes, **options))
 
