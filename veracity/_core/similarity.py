@@ -7,7 +7,8 @@ default. Three engine pieces:
 * :func:`embed` / :func:`embed_points`: embeddings of a batch, or of many stacked perturbed
   copies of it (through :func:`~veracity._core.engine.forward_points`, chunked);
 * :func:`conditioned_score`: the model as a scorer of one view against the fixed embeddings of
-  the other, so that the perturbation family (Occlusion) explains a similarity unchanged;
+  the other, so that the perturbation family (Occlusion) explains a similarity unchanged
+  (:func:`context_agnostic_score`: the same for the paper's context-agnostic variant);
 * :func:`pair_layer_gradients`: a layer's values for both views and the gradient of the
   pair's similarity with respect to them (Interaction-CAM), one chunk of pairs at a time.
 
