@@ -180,11 +180,15 @@ def adaptive_path_integral(call: Any, baselines: Values, tolerance: float, *, ma
     point_ex = torch.empty(store.size, dtype=torch.long)
     point_ex[ia], point_ex[im], point_ex[ic] = iex, iex, iex
     results = []
-    for parts in store.grads:
-        grads = torch.cat(parts)
-        w = weights.to(grads.device).view(-1, *([1] * (grads.dim() - 1)))
-        total_grad = torch.zeros((batch, *grads.shape[1:]), dtype=torch.float64, device=grads.device)
-        total_grad.index_add_(0, point_ex.to(grads.device), grads.to(torch.float64) * w)
-        results.append(total_grad.to(grads.dtype))
+    for parts in store.grads:     # chunk by chunk: no concatenated copy of all the rows
+        first, device = parts[0], parts[0].device
+        total_grad = torch.zeros((batch, *first.shape[1:]), dtype=torch.float64, device=device)
+        w_all, ex_all, start = weights.to(device), point_ex.to(device), 0
+        for part in parts:
+            stop = start + part.shape[0]
+            w = w_all[start:stop].view(-1, *([1] * (part.dim() - 1)))
+            total_grad.index_add_(0, ex_all[start:stop], part.to(torch.float64) * w)
+            start = stop
+        results.append(total_grad.to(first.dtype))
     bound = reported / span.clamp(min=torch.finfo(torch.float64).tiny)
     return tuple(results), PathReport(used, bound, rounds)
