@@ -34,7 +34,8 @@ class PairwiseOcclusion:
     flattened), ``similarity`` ``"cosine"``, ``"dot"`` or a callable ``(z1, z2) -> (rows,)``.
     Views are batch-first images ``(batch, ..., height, width)``; a box covers every channel.
     Returns ``(map1, map2)`` shaped like the views, each example's map in ``[0, 1]`` when
-    ``normalize`` (the paper's). Reproducible under ``generator``.
+    ``normalize`` (the paper's). Reproducible under ``generator``; the draws are made for the
+    whole batch at once, so an example gets other boxes in another batch (no batch invariance).
 
     Example:
         >>> import torch
