@@ -213,10 +213,12 @@ def test_identical_rows_are_evaluated_once_without_gradients(images) -> None:
     linear = LinearDetector().eval()
     seen: list[int] = []
 
-    def counting(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        seen.append(x.shape[0])
-        return linear(x)
+    class Counting(LinearDetector):
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            seen.append(x.shape[0])
+            return linear(x)
 
+    counting = Counting().eval()
     found = _found()  # 3 detections x 5 quantities = 15 rows over 2 images
     occlusion = Occlusion(DetectorOutputs(counting))
     maps = explain_detections(occlusion, images, found, sliding_window_shapes=(1, 1, 1),
@@ -226,3 +228,36 @@ def test_identical_rows_are_evaluated_once_without_gradients(images) -> None:
                                sliding_window_shapes=(1, 1, 1))
     for a, b in zip(maps, plain):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    handle = counting.boxes.register_forward_hook(lambda *args: None)  # a hook: every row is evaluated
+    try:
+        seen.clear()
+        explain_detections(occlusion, images, found, sliding_window_shapes=(1, 1, 1),
+                           perturbations_per_eval=SIDE * SIDE + 1)
+        assert max(seen) == 15 * (SIDE * SIDE + 1)
+    finally:
+        handle.remove()
+
+
+def test_convergence_deltas_and_layer_methods_come_back_per_image() -> None:
+    from veracity.attr import LayerGradCam
+
+    detector = _tiny()
+    head = DetectorOutputs(detector)
+    images = torch.rand(2, 1, 16, 16, dtype=torch.float64)
+    found = [Detections.of([[0.0, 0, 8, 8]], labels=[2], slots=[3]),
+             Detections.of([[2.0, 2, 6, 9], [1.0, 1, 5, 5]], labels=[4, 0], slots=[15, 6])]
+    maps, deltas = explain_detections(IntegratedGradients(head), images, found, quantities=("x2", "score"),
+                                      n_steps=16, return_convergence_delta=True)
+    assert [tuple(d.shape) for d in deltas] == [(1, 2), (2, 2)]
+    with torch.no_grad():
+        for i, d in enumerate(found):
+            for j, (slot, column) in enumerate(detection_targets(d, ("x2", "score"))):
+                x = images[i:i + 1]
+                change = head(x)[0, slot, column] - head(torch.zeros_like(x))[0, slot, column]
+                gap = float(maps[i][j // 2, j % 2].sum() - change)
+                assert gap == pytest.approx(float(deltas[i][j // 2, j % 2]), abs=1e-12)
+    cams = explain_detections(LayerGradCam(head, detector.conv3), images, found, quantities=("score", "y1"))
+    for i, d in enumerate(found):
+        for j, (slot, column) in enumerate(detection_targets(d, ("score", "y1"))):
+            alone = LayerGradCam(head, detector.conv3).attribute(images[i:i + 1], target=(slot, column))
+            torch.testing.assert_close(cams[i][j // 2, j % 2], alone[0], rtol=1e-12, atol=1e-12)

@@ -72,6 +72,11 @@ def split_output(output: Any, rows: int) -> tuple[Tensor, Tensor]:
     return boxes, scores
 
 
+def _hooked(module: nn.Module) -> bool:
+    """Whether a forward hook watches the module or a submodule (layer capture must see every row)."""
+    return any(m._forward_hooks or m._forward_pre_hooks for m in module.modules())
+
+
 class DetectorOutputs(nn.Module):
     """A detector following the dense-head contract as a model with ONE output per image:
     ``(slots, 4 + classes)``, columns ``x1, y1, x2, y2`` then the class scores.
@@ -80,11 +85,12 @@ class DetectorOutputs(nn.Module):
     (:func:`veracity.detection.detection_targets` builds them). The detector is not copied:
     its parameters, mode and buffers are the caller's and stay untouched.
 
-    ``deduplicate`` (default True): without gradients (perturbation methods, metrics), identical
-    rows of a model call are evaluated once. Explaining several detections and quantities of
-    one image stacks identical copies that a perturbation method perturbs alike, so this saves
-    a factor of up to ``detections x quantities``. It assumes the detector treats each image
-    independently of the rest of the batch (eval mode).
+    ``deduplicate`` (default True): under ``torch.no_grad`` / inference mode (perturbation methods,
+    metrics), identical rows of a model call are evaluated once when the detector is an
+    ``nn.Module`` that no forward hook watches (layer capture sees every row). Explaining several
+    detections and quantities of one image stacks identical copies that a perturbation method
+    perturbs alike, so this saves a factor of up to ``detections x quantities``. It assumes the
+    detector treats each image independently of the rest of the batch (eval mode).
 
     Example:
         >>> from veracity.attr import Saliency
@@ -120,8 +126,8 @@ class DetectorOutputs(nn.Module):
 
     def forward(self, *inputs: Any) -> Tensor:
         first = inputs[0] if len(inputs) == 1 else None
-        if self.deduplicate and isinstance(first, Tensor) and first.shape[0] > 1 \
-                and not (torch.is_grad_enabled() and first.requires_grad):
+        if self.deduplicate and isinstance(first, Tensor) and first.shape[0] > 1 and not torch.is_grad_enabled() \
+                and isinstance(self.detector, nn.Module) and not _hooked(self.detector):
             # explaining K detections x 5 quantities of one image stacks as many identical copies;
             # a perturbation method then perturbs them alike: the detector sees each distinct row once
             unique, inverse = torch.unique(first.reshape(first.shape[0], -1), dim=0, return_inverse=True)

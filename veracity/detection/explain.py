@@ -57,7 +57,8 @@ def _head(method: Any) -> DetectorOutputs:
 
 
 def explain_detections(method: Any, images: Tensor, detections: Sequence[Detections],
-                       quantities: Sequence[str] = QUANTITIES, **attribute_kwargs: Any) -> list[Tensor]:
+                       quantities: Sequence[str] = QUANTITIES,
+                       **attribute_kwargs: Any) -> list[Tensor] | tuple[list[Tensor], list[Tensor]]:
     """Attribution maps of each detection's quantities: per image a tensor
     ``(K, len(quantities), *image_shape)`` (``K`` its detections), from ONE call of
     ``method.attribute`` over all rows.
@@ -65,7 +66,9 @@ def explain_detections(method: Any, images: Tensor, detections: Sequence[Detecti
     ``method`` is an attribution method over :class:`DetectorOutputs`; ``detections`` one
     :class:`Detections` per image (from :func:`detect`, or given by hand); ``attribute_kwargs``
     go to ``method.attribute`` (``n_steps``, ``sliding_window_shapes``, ...). A ``baselines``
-    tensor with one row per image is matched to the rows.
+    tensor with one row per image is matched to the rows. With ``return_convergence_delta=True``
+    it returns ``(maps, deltas)``, the deltas per image shaped ``(K, len(quantities))``. Layer
+    methods (``LayerGradCam(head, layer)``) give maps at the layer's resolution.
 
     Example:
         >>> from veracity.attr import Saliency
@@ -99,11 +102,13 @@ def explain_detections(method: Any, images: Tensor, detections: Sequence[Detecti
     baselines = attribute_kwargs.get("baselines")
     if isinstance(baselines, Tensor) and baselines.dim() == images.dim() and baselines.shape[0] == images.shape[0]:
         attribute_kwargs = {**attribute_kwargs, "baselines": baselines[index]}
-    maps = method.attribute(images[index], target=targets, **attribute_kwargs)
-    if isinstance(maps, tuple):
-        maps = maps[0]
-    per_image = torch.split(maps, [k * len(chosen) for k in counts])
-    return [m.reshape(k, len(chosen), *m.shape[1:]) for m, k in zip(per_image, counts)]
+    result = method.attribute(images[index], target=targets, **attribute_kwargs)
+    maps, delta = result if isinstance(result, tuple) else (result, None)
+    sizes = [k * len(chosen) for k in counts]
+    per_image = [m.reshape(k, len(chosen), *m.shape[1:]) for m, k in zip(torch.split(maps, sizes), counts)]
+    if delta is None:
+        return per_image
+    return per_image, [d.reshape(k, len(chosen)) for d, k in zip(torch.split(delta, sizes), counts)]
 
 
 def box_mass_fraction(maps: Sequence[Tensor], detections: Sequence[Detections]) -> list[Tensor]:
