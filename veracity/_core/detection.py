@@ -118,6 +118,7 @@ class DetectorOutputs(nn.Module):
             fail("detector", "a callable detector (an nn.Module or a function)", detector, TypeError)
         self.detector = detector
         self.deduplicate = deduplicate
+        self.training = bool(getattr(detector, "training", False))  # mirror, without touching the detector
 
     def boxes_and_scores(self, *inputs: Any) -> tuple[Tensor, Tensor]:
         """The detector's checked ``(boxes, scores)`` on ``inputs``."""
@@ -127,7 +128,7 @@ class DetectorOutputs(nn.Module):
     def forward(self, *inputs: Any) -> Tensor:
         first = inputs[0] if len(inputs) == 1 else None
         if self.deduplicate and isinstance(first, Tensor) and first.shape[0] > 1 and not torch.is_grad_enabled() \
-                and isinstance(self.detector, nn.Module) and not _hooked(self.detector):
+                and isinstance(self.detector, nn.Module) and not _hooked(self):
             # explaining K detections x 5 quantities of one image stacks as many identical copies;
             # a perturbation method then perturbs them alike: the detector sees each distinct row once
             unique, inverse = torch.unique(first.reshape(first.shape[0], -1), dim=0, return_inverse=True)
