@@ -6,7 +6,8 @@ rows into one call of the method (the engine chunks them). Captum is run twice o
 maps: as DExT does it, one ``attribute`` call per decision with a forward that returns that
 slot's quantity ("loop"), and with the same stacking as veracity over the flattened head and
 per-row targets ("stacked"). The limit is the raw cost of the forward(+backward) passes the
-method needs at the best chunk size. Not part of the test suite.
+method needs at the best chunk size (for Occlusion: each image's perturbations once, which is
+what veracity evaluates, since identical rows are deduplicated). Not part of the test suite.
 
     .venv/bin/python benchmarks/bench_detection.py [--quick]
 """
@@ -84,8 +85,10 @@ def main(quick: bool) -> None:
 
         ours_map = torch.cat([m.reshape(-1, 1, 32, 32) for m in veracity()])
         theirs_map = captum_stacked()
+        # gradients: one pass per (row, point); forward-only: identical rows are evaluated once
+        # (DetectorOutputs deduplicates), so one image's perturbations serve all its maps
         limit = (forward_backward_limit(flat, images, rows * points, target=0, repeats=repeats)[0] if needs_grad
-                 else forward_limit(flat, images, rows * points, repeats=repeats)[0])
+                 else forward_limit(flat, images, n_images * points, repeats=repeats)[0])
         v, stacked_s = best_time(veracity, repeats), best_time(captum_stacked, repeats)
         loop_s = best_time(captum_loop, repeats)
         table.append({"method": name, "maps": rows, "veracity_s": v, "captum_stacked_s": stacked_s,
