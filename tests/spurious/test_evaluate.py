@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from veracity.attr import IntegratedGradients, Saliency
+from veracity.attr import IntegratedGradients, LayerGradCam, Saliency
 from veracity.data.digits import load_digits
 from veracity.metrics.similarity import ssim
 from veracity.spurious import (
@@ -119,6 +119,8 @@ def test_bad_inputs_name_the_argument(setting) -> None:
         evaluate_methods({}, spurious, normal, with_artifact, masks, clean)
     with pytest.raises(TypeError, match="`method`"):
         explain_with(42, spurious, with_artifact, 0)
+    with pytest.raises(TypeError, match="`method`.*built from the model alone.*LayerGradCam"):
+        explain_with(LayerGradCam, spurious, with_artifact, 0)
 
 
 class CornerDetector(nn.Module):

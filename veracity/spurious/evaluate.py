@@ -44,7 +44,12 @@ def explain_with(method: Any, model: Any, inputs: Tensor, target: Any, **attribu
         torch.Size([3, 1, 2, 2])
     """
     if isinstance(method, type) and hasattr(method, "attribute"):
-        maps = method(model).attribute(inputs, target=target, **attribute_kwargs)
+        try:
+            instance = method(model)
+        except TypeError as error:
+            fail("method", "an attribution class built from the model alone, or a function explain(model, "
+                 f"inputs, target) (e.g. for a layer method) ({error})", method.__name__, TypeError)
+        maps = instance.attribute(inputs, target=target, **attribute_kwargs)
     elif hasattr(method, "attribute"):
         fail("method", "an attribution class or a function explain(model, inputs, target) (an instance is "
              "bound to one model; the metrics explain two)", f"an instance of {type(method).__name__}", TypeError)

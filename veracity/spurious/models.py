@@ -27,8 +27,11 @@ def train_spurious_pair(data: SpuriousDigits, seed: int = 0, epochs: int = 30,
     contaminated and on the clean training digits, same ``seed`` and ``epochs`` (eval mode).
 
     Example:
+        >>> from veracity.data.digits import Digits, load_digits
         >>> from veracity.spurious import spurious_digits
-        >>> spurious, normal = train_spurious_pair(spurious_digits("patch"), epochs=1)
+        >>> d = load_digits()
+        >>> small = Digits(d.train_x[:128], d.train_y[:128], d.test_x[:8], d.test_y[:8])
+        >>> spurious, normal = train_spurious_pair(spurious_digits("patch", data=small), epochs=1)
         >>> spurious.training, normal.training
         (False, False)
     """
