@@ -52,6 +52,9 @@ def test_closed_form_linear_models(setting) -> None:
     expected = ssim(patch.float()[None, None], elsewhere.float()[None, None], data_range=1.0)
     assert torch.allclose(scores.ccm, expected.expand(6)) and torch.allclose(scores.fam, expected.expand(6))
     assert float(expected) < 0.5
+    as_list = spurious_signal_scores(Saliency, spurious, normal, with_artifact, masks, clean, target=[0] * 6,
+                                     measure="roc_auc")
+    assert torch.equal(as_list.ccm, scores.ccm) and torch.equal(as_list.kssd, scores.kssd)
     same = spurious_signal_scores(Saliency, spurious, spurious, with_artifact, masks, clean, target=0)
     assert torch.allclose(same.ccm, torch.ones(6)) and torch.allclose(same.fam, torch.ones(6))
 

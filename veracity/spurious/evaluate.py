@@ -111,7 +111,7 @@ def spurious_signal_scores(method: Any, spurious_model: Any, normal_model: Any, 
     artifact (e.g. ``data.test.images`` and ``data.test.clean`` of :func:`spurious_digits`),
     ``masks`` the planted pixels. ``target=None`` explains each model's own predicted class
     (what a user would look at); an int or a 1-d tensor of labels explains that class in both
-    models. ``seed`` draws the random maps of ``kssd_random``.
+    models (a list of ints is taken as such a tensor). ``seed`` draws the random maps of ``kssd_random``.
 
     Example:
         >>> import torch
@@ -130,6 +130,8 @@ def spurious_signal_scores(method: Any, spurious_model: Any, normal_model: Any, 
         fail("without_artifact", f"inputs shaped like with_artifact (n, {features})", without_artifact)
     n = with_artifact.shape[0]
     both = torch.cat([with_artifact, without_artifact])
+    if isinstance(target, (list, tuple)) and all(isinstance(t, int) for t in target):
+        target = torch.tensor(target, dtype=torch.long)
     if isinstance(target, Tensor) and target.dim() == 1 and target.shape[0] != n:
         fail("target", f"one label per input ({n})", target)
     if isinstance(target, Tensor) and target.dim() == 1 and without_artifact.shape[0] != n:
