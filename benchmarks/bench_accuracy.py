@@ -147,6 +147,39 @@ def fb_limit(f, x: torch.Tensor, rows: int, target) -> float:
     return min(best_time(lambda c=c: run(c), 3) for c in CHUNKS[0])
 
 
+def round_sizes(run) -> list[int]:
+    """The rows adaptive IG evaluates in each round (it cannot batch rows of later rounds, which
+    depend on earlier results): recorded by wrapping the private per-round evaluator."""
+    import veracity._core.adaptive as adaptive
+    sizes: list[int] = []
+    original = adaptive._evaluate
+
+    def recording(call, baselines, store, ex, *rest):
+        sizes.append(int(ex.numel()))
+        return original(call, baselines, store, ex, *rest)
+
+    adaptive._evaluate = recording
+    try:
+        run()
+    finally:
+        adaptive._evaluate = original
+    return sizes
+
+
+def rounds_limit(f, x: torch.Tensor, sizes: list[int], target) -> float:
+    """The raw cost of plain forward+backward rows in adaptive IG's rounds: each round's rows
+    at the best chunk size (capped by the round), rounds one after another."""
+    pool = _rows_pool(x, max(sizes))
+
+    def run(chunk: int) -> None:
+        for size in sizes:
+            for start in range(0, size, chunk):
+                rows_x = pool[start:min(start + chunk, size)].clone().requires_grad_()
+                torch.autograd.grad(f(rows_x)[:, target].sum(), rows_x)
+
+    return min(best_time(lambda c=c: run(c), 3) for c in CHUNKS[0])
+
+
 def overhead(model, x, target, tolerance) -> list[dict]:
     """Seconds of each method against the raw cost of the evaluations it used (same process).
 
@@ -175,6 +208,9 @@ def overhead(model, x, target, tolerance) -> list[dict]:
     rows = int(report.evaluations.sum())
     plain = fb_limit(f, x, rows, target)
     add("IG adaptive (softmax, float32)", best_time(run, 3), report, plain, plain)
+    sizes = round_sizes(run)
+    add(f"IG adaptive, limit = raw rows in its {len(sizes)} rounds", out[-1]["seconds"], report,
+        rounds_limit(f, x, sizes, target), plain)
     m64, x64 = model.double(), x.double()
     ig64 = IntegratedGradients(m64)
     run = lambda: ig64.attribute(x64, target=target, method="exact", return_report=True)  # noqa: E731

@@ -46,9 +46,10 @@ from veracity.dataset import attribute_dataset, open_store  # noqa: E402
 torch.set_num_threads(1)
 
 
-def sizes(quick: bool) -> tuple[int, int, int, int, int]:
-    """n examples, IG steps, batch, chunk, training epochs."""
-    return (128, 8, 32, 64, 1) if quick else (1797, 32, 64, 256, 10)
+def sizes(quick: bool, steps: int | None = None) -> tuple[int, int, int, int, int]:
+    """n examples, IG steps (``--steps`` overrides), batch, chunk, training epochs."""
+    n, default_steps, batch, chunk, epochs = (128, 8, 32, 64, 1) if quick else (1797, 32, 64, 256, 10)
+    return n, steps or default_steps, batch, chunk, epochs
 
 
 def digits_data(n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -56,9 +57,10 @@ def digits_data(n: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat([digits.train_x, digits.test_x])[:n], torch.cat([digits.train_y, digits.test_y])[:n]
 
 
-def _worker(rank: int, world: int, port: int, weights: str, store: str, quick: bool, times: Any) -> None:
+def _worker(rank: int, world: int, port: int, weights: str, store: str, quick: bool, times: Any,
+            steps_arg: int | None = None) -> None:
     torch.set_num_threads(1)
-    n, steps, batch, chunk, _ = sizes(quick)
+    n, steps, batch, chunk, _ = sizes(quick, steps_arg)
     if world > 1:
         dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     model = DigitsCNN()
@@ -87,13 +89,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def processes_run(world: int, weights: str, quick: bool) -> tuple[float, np.ndarray]:
+def processes_run(world: int, weights: str, quick: bool, steps: int | None = None) -> tuple[float, np.ndarray]:
     """Seconds of one run by ``world`` processes, and the attributions it stored."""
     directory = tempfile.mkdtemp()
     try:
         context = mp.get_context("spawn")
         times = context.SimpleQueue()
-        mp.start_processes(_worker, args=(world, _free_port(), weights, directory, quick, times), nprocs=world,
+        mp.start_processes(_worker, args=(world, _free_port(), weights, directory, quick, times, steps), nprocs=world,
                            start_method="spawn")
         return times.get(), open_store(directory, verify=True).numpy("attributions")
     finally:
@@ -103,8 +105,11 @@ def processes_run(world: int, weights: str, quick: bool) -> tuple[float, np.ndar
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check that the script runs")
-    quick = parser.parse_args().quick
-    n, steps, batch, chunk, epochs = sizes(quick)
+    parser.add_argument("--steps", type=int, default=None, help="IG steps (default 32; 8 with --quick)")
+    parser.add_argument("--repeats", type=int, default=3, help="best of this many runs of each (default 3)")
+    options = parser.parse_args()
+    quick = options.quick
+    n, steps, batch, chunk, epochs = sizes(quick, options.steps)
     x, y = digits_data(n)
     model = train_digits_cnn(load_digits(), epochs=epochs)
     method = vattr.IntegratedGradients(model)
@@ -119,7 +124,7 @@ def main() -> None:
                 outputs.append(predict(model, inputs, batch_size=batch).numpy())
             np.concatenate(attributions), np.concatenate(outputs)
 
-    repeats = 1 if quick else 3
+    repeats = 1 if quick else options.repeats
     fresh: list[str] = []
 
     def stored() -> None:
@@ -130,9 +135,15 @@ def main() -> None:
     root = tempfile.mkdtemp()
     try:
         fresh.extend(os.path.join(root, str(i)) for i in range(repeats + 1))  # made by the run; removed after
-        tuned_s = best_time(lambda: in_memory(None), repeats=repeats)
-        untuned_s = best_time(lambda: in_memory(False), repeats=repeats)
-        store_s = best_time(stored, repeats=repeats)
+        in_memory(None), in_memory(False), stored()                            # warm-up
+        # interleaved (one run of each per round, best of the rounds): a drift of the machine's
+        # speed during the benchmark moves all three alike
+        runs = {"tuned": lambda: in_memory(None), "untuned": lambda: in_memory(False), "store": stored}
+        best = {name: float("inf") for name in runs}
+        for _ in range(repeats):
+            for name, fn in runs.items():
+                best[name] = min(best[name], best_time(fn, repeats=1, warmup=0))
+        tuned_s, untuned_s, store_s = best["tuned"], best["untuned"], best["store"]
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print_table(f"attribute_dataset store overhead (IG, {steps} steps, {n} digits, batch {batch}, chunk {chunk}, "
@@ -153,7 +164,7 @@ def main() -> None:
         for world in (1, 2):
             seconds = float("inf")
             for _ in range(repeats):
-                elapsed, results[world] = processes_run(world, weights, quick)
+                elapsed, results[world] = processes_run(world, weights, quick, options.steps)
                 seconds = min(seconds, elapsed)
             rows.append({"processes": world, "seconds": f"{seconds:.3f}", "examples/s": f"{n / seconds:.0f}",
                          "speedup": f"{float(rows[0]['seconds']) / seconds:.2f}x" if rows else "1.00x"})
