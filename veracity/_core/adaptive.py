@@ -184,10 +184,11 @@ def adaptive_path_integral(call: Any, baselines: Values, tolerance: float, *, ma
         first, device = parts[0], parts[0].device
         total_grad = torch.zeros((batch, *first.shape[1:]), dtype=torch.float64, device=device)
         w_all, ex_all, start = weights.to(device), point_ex.to(device), 0
-        for part in parts:
+        for part in parts:     # each chunk summed in the rows' dtype, the chunk sums in float64
             stop = start + part.shape[0]
-            w = w_all[start:stop].view(-1, *([1] * (part.dim() - 1)))
-            total_grad.index_add_(0, ex_all[start:stop], part.to(torch.float64) * w)
+            w = w_all[start:stop].to(part.dtype).view(-1, *([1] * (part.dim() - 1)))
+            chunk_sum = torch.zeros_like(total_grad, dtype=part.dtype).index_add_(0, ex_all[start:stop], part * w)
+            total_grad += chunk_sum
             start = stop
         results.append(total_grad.to(first.dtype))
     bound = reported / span.clamp(min=torch.finfo(torch.float64).tiny)
