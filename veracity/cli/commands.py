@@ -8,13 +8,13 @@ interrupted.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any, Callable
 
 import click
 import torch
 
+from veracity.cli.guard import run_guarded
 from veracity.cli.loading import UserError, load_data, load_model, method_instances, parse_method_args
 
 DEFAULT_METHODS = ("Saliency", "IntegratedGradients", "DeepLift", "GradientShap")
@@ -108,18 +108,7 @@ def _setup(model_spec: str, weights: str | None, data_spec: str, methods: tuple[
 
 def _run(work: Callable[[], None], debug: bool) -> None:
     """Run ``work``: user mistakes and failures become messages and exit code 1."""
-    try:
-        work()
-    except (click.ClickException, click.exceptions.Exit, click.Abort):
-        raise
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
-    except Exception as error:
-        if debug:
-            raise
-        kind = "" if isinstance(error, UserError) else f"{type(error).__name__}: "
-        raise click.ClickException(f"{kind}{error}") from None
+    run_guarded(work, debug)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

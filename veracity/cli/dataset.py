@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,6 +18,7 @@ import click
 import torch
 from torch import Tensor
 
+from veracity.cli.guard import run_guarded
 from veracity.cli.loading import UserError, load_data, load_model, parse_method_args
 
 DEFAULT_METHOD = "IntegratedGradients"
@@ -40,18 +40,9 @@ def _is_rank_0() -> bool:
 
 def _guard(ctx: click.Context, work: Callable[[], None]) -> None:
     """Run ``work``: user mistakes and failures become messages and exit code 1 (130 on Ctrl-C)."""
-    try:
-        work()
-    except (click.ClickException, click.exceptions.Exit, click.Abort):
-        raise
-    except KeyboardInterrupt:
-        click.echo("interrupted: run the same command again to continue from the last complete chunk", err=True)
-        sys.exit(130)
-    except Exception as error:
-        if ctx.obj and ctx.obj.get("debug"):
-            raise
-        kind = "" if isinstance(error, (UserError, ValueError)) else f"{type(error).__name__}: "
-        raise click.ClickException(f"{kind}{error}") from None
+    run_guarded(work, bool(ctx.obj and ctx.obj.get("debug")),
+                interrupted="interrupted: run the same command again to continue from the last complete chunk",
+                user_errors=(UserError, ValueError))
 
 
 def _dataset(model: torch.nn.Module, data_spec: str, target: str, n_examples: int | None,

@@ -9,22 +9,11 @@ import pytest
 import torch
 from torch import nn
 
+from tests.attr.accuracy._nets import Residual
 from veracity.attr import LayerConductance, NeuronConductance
 from veracity.data.digits import DigitsCNN
 
 F64 = torch.float64
-
-
-class Residual(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.inp = nn.Linear(6, 16)
-        self.block = nn.Sequential(nn.Linear(16, 16), nn.LeakyReLU(0.1), nn.Linear(16, 16))
-        self.out = nn.Linear(16, 3)
-
-    def forward(self, x):
-        h = torch.relu(self.inp(x))
-        return self.out(torch.relu(h + self.block(h)))
 
 
 def _case(name):

@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from tests.attr.accuracy._nets import Residual
 from veracity.attr import IntegratedGradients
 from veracity.data.digits import DigitsCNN
 
@@ -19,18 +20,6 @@ def _completeness(model, x, target, baselines=None):
     attr, delta, report = IntegratedGradients(model).attribute(
         x, baselines=baselines, target=target, method="exact", return_convergence_delta=True, return_report=True)
     return attr, delta, report
-
-
-class Residual(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.inp = nn.Linear(6, 16)
-        self.block = nn.Sequential(nn.Linear(16, 16), nn.LeakyReLU(0.1), nn.Linear(16, 16))
-        self.out = nn.Linear(16, 3)
-
-    def forward(self, x):
-        h = torch.relu(self.inp(x))
-        return self.out(torch.relu(h + self.block(h)))
 
 
 def _cnn_bn():
