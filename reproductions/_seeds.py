@@ -76,7 +76,8 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def figure(path: Path, draw: Callable[[Any], None], size: tuple[float, float] = (7.0, 4.0)) -> str | None:
+def figure(path: Path, draw: Callable[[Any], None], size: tuple[float, float] = (7.0, 4.0),
+           dpi: int = 100) -> str | None:
     """Draw with ``draw(fig)`` and save ``path``; None when matplotlib is missing."""
     try:
         from matplotlib.figure import Figure
@@ -86,5 +87,5 @@ def figure(path: Path, draw: Callable[[Any], None], size: tuple[float, float] = 
     draw(fig)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=100)
+    fig.savefig(path, format="png", dpi=dpi)
     return path.name

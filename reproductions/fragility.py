@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from reproductions._common import accuracy, digits, digits_cnn, out_dir, save
+from reproductions._seeds import figure
 from veracity.robust import FragilityResult, explanation_attack, random_sign_perturbation
 
 NAME = "fragility"
@@ -29,28 +30,22 @@ def _row(result: FragilityResult) -> dict[str, float]:
 
 
 def _figure(images: torch.Tensor, rows: dict[str, FragilityResult], path: Path) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:  # the plot extra is optional
-        return
     shown = 4
     columns = [("digit", images[:, 0]), ("saliency", rows["top_k"].original_map)]
     columns += [(f"{name} attack", result.perturbed_map) for name, result in rows.items()]
-    figure, axes = plt.subplots(shown, len(columns), figsize=(2.0 * len(columns), 2.0 * shown))
-    for i in range(shown):
-        for j, (title, maps) in enumerate(columns):
-            axes[i, j].imshow(maps[i].detach().numpy(), cmap="gray" if j == 0 else "hot")
-            axes[i, j].set_xticks([])
-            axes[i, j].set_yticks([])
-            if i == 0:
-                axes[i, j].set_title(title, fontsize=9)
-    figure.suptitle(f"Saliency before and after attacks (eps={EPSILON}, labels kept)", fontsize=10)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+
+    def draw(fig: Any) -> None:
+        axes = fig.subplots(shown, len(columns))
+        for i in range(shown):
+            for j, (title, maps) in enumerate(columns):
+                axes[i, j].imshow(maps[i].detach().numpy(), cmap="gray" if j == 0 else "hot")
+                axes[i, j].set_xticks([])
+                axes[i, j].set_yticks([])
+                if i == 0:
+                    axes[i, j].set_title(title, fontsize=9)
+        fig.suptitle(f"Saliency before and after attacks (eps={EPSILON}, labels kept)", fontsize=10)
+
+    figure(path, draw, (2.0 * len(columns), 2.0 * shown), dpi=110)
 
 
 def run(folder: Path | None = None, seed: int = 0) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from reproductions._common import digits, out_dir, save
+from reproductions._seeds import figure
 from veracity.spatial import filter_asymmetry, foveation_map, map_asymmetry, mean_feature_maps, padding_report
 
 NAME = "padding_bias"
@@ -78,7 +79,7 @@ def measure(size: int, seed: int) -> dict[str, Any]:
 
 def run(folder: Path) -> dict[str, Any]:
     runs = [measure(size, seed) for size in SIZES for seed in SEEDS]
-    figure = _figure(folder, runs)
+    figure_name = _figure(folder, runs)
     for entry in runs:
         entry.pop("_model")
         entry.pop("_map")
@@ -89,44 +90,36 @@ def run(folder: Path) -> dict[str, Any]:
                               for key in ("layer1_left_right", "layer1_top_bottom", "filter_asymmetry_layers_2_3")}
         summary[str(size)]["accuracy"] = sum(r["accuracy"] for r in chosen) / len(chosen)
     results = {"sizes": list(SIZES), "seeds": list(SEEDS), "epochs": EPOCHS, "runs": runs,
-               "mean_abs": summary, "figure": figure}
+               "mean_abs": summary, "figure": figure_name}
     save(NAME, results, folder)
     return results
 
 
 def _figure(folder: Path, runs: list[dict[str, Any]]) -> str | None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:  # pragma: no cover - the plot extra
-        return None
     first = [r for r in runs if r["seed"] == 0]
     data = digits(0)
-    fig, axes = plt.subplots(2, 3, figsize=(9, 5.6))
-    for row, r in zip(axes, first):
-        size = r["size"]
-        image = row[0].imshow(r["_map"].numpy(), cmap="viridis")
-        row[0].set_title(f"S={size}: layer-1 mean feature map", fontsize=8)
-        fig.colorbar(image, ax=row[0], fraction=0.046)
-        mean = r["_model"][2].weight.double().mean((0, 1)).numpy()
-        bound = abs(mean).max()
-        image = row[1].imshow(mean, cmap="RdBu_r", vmin=-bound, vmax=bound)
-        row[1].set_title(f"S={size}: layer-2 mean filter", fontsize=8)
-        fig.colorbar(image, ax=row[1], fraction=0.046)
-        fovea = foveation_map(r["_model"], torch.zeros(1, size, size), data.test_x[0], target=int(data.test_y[0]))
-        image = row[2].imshow(fovea.numpy(), cmap="magma")
-        row[2].set_title(f"S={size}: foveation (digit {int(data.test_y[0])} logit)", fontsize=8)
-        fig.colorbar(image, ax=row[2], fraction=0.046)
-        for ax in row:
-            ax.set_xticks([])
-            ax.set_yticks([])
-    fig.tight_layout()
-    path = folder / f"{NAME}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return str(path)
+
+    def draw(fig: Any) -> None:
+        for row, r in zip(fig.subplots(2, 3), first):
+            size = r["size"]
+            image = row[0].imshow(r["_map"].numpy(), cmap="viridis")
+            row[0].set_title(f"S={size}: layer-1 mean feature map", fontsize=8)
+            fig.colorbar(image, ax=row[0], fraction=0.046)
+            mean = r["_model"][2].weight.double().mean((0, 1)).numpy()
+            bound = abs(mean).max()
+            image = row[1].imshow(mean, cmap="RdBu_r", vmin=-bound, vmax=bound)
+            row[1].set_title(f"S={size}: layer-2 mean filter", fontsize=8)
+            fig.colorbar(image, ax=row[1], fraction=0.046)
+            fovea = foveation_map(r["_model"], torch.zeros(1, size, size), data.test_x[0],
+                                  target=int(data.test_y[0]))
+            image = row[2].imshow(fovea.numpy(), cmap="magma")
+            row[2].set_title(f"S={size}: foveation (digit {int(data.test_y[0])} logit)", fontsize=8)
+            fig.colorbar(image, ax=row[2], fraction=0.046)
+            for ax in row:
+                ax.set_xticks([])
+                ax.set_yticks([])
+
+    return figure(folder / f"{NAME}.png", draw, (9, 5.6), dpi=110)
 
 
 def main(folder: Path | None = None) -> dict[str, Any]:

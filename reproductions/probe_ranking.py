@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from reproductions._common import digits, digits_cnn, out_dir, save
+from reproductions._seeds import figure
 from veracity.neurons import (
     ablation_table,
     layer_activations,
@@ -63,28 +64,18 @@ def run(folder: Path) -> dict[str, Any]:
 
 
 def _figure(folder: Path, per_seed: list[dict[str, Any]]) -> str | None:
-    try:
-        import matplotlib
+    def draw(fig: Any) -> None:
+        for ax, result in zip(fig.subplots(1, len(per_seed), squeeze=False)[0], per_seed):
+            for key, style in (("top", "o-"), ("random", "s--"), ("bottom", "v:"), ("full, top zeroed", "x-")):
+                ax.plot([r["n"] for r in result["rows"]], [r[key] for r in result["rows"]], style, label=key)
+            ax.axhline(result["full_accuracy"], color="grey", linewidth=0.8, label="full probe")
+            ax.axhline(result["chance"], color="red", linewidth=0.8, linestyle=":", label="chance")
+            ax.set_xlabel("neurons N")
+            ax.set_ylabel("probe accuracy")
+            ax.set_title(f"'digit is even' from fc1, model seed {result['seed']}", fontsize=8)
+            ax.legend(fontsize=6)
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:  # pragma: no cover - the plot extra
-        return None
-    fig, axes = plt.subplots(1, len(per_seed), figsize=(4 * len(per_seed), 3), squeeze=False)
-    for ax, result in zip(axes[0], per_seed):
-        for key, style in (("top", "o-"), ("random", "s--"), ("bottom", "v:"), ("full, top zeroed", "x-")):
-            ax.plot([r["n"] for r in result["rows"]], [r[key] for r in result["rows"]], style, label=key)
-        ax.axhline(result["full_accuracy"], color="grey", linewidth=0.8, label="full probe")
-        ax.axhline(result["chance"], color="red", linewidth=0.8, linestyle=":", label="chance")
-        ax.set_xlabel("neurons N")
-        ax.set_ylabel("probe accuracy")
-        ax.set_title(f"'digit is even' from fc1, model seed {result['seed']}", fontsize=8)
-        ax.legend(fontsize=6)
-    fig.tight_layout()
-    path = folder / f"{NAME}.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return str(path)
+    return figure(folder / f"{NAME}.png", draw, (4 * len(per_seed), 3), dpi=120)
 
 
 def main(folder: Path | None = None) -> dict[str, Any]:

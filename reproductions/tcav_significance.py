@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from reproductions._common import accuracy, digits, out_dir, save
+from reproductions._seeds import figure
 from veracity.concept import TCAV, Concept, tcav_significance
 from veracity.data.digits import Digits, train_digits_cnn
 
@@ -91,7 +92,7 @@ def run(folder: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as cache:
         planted = test_model(model, data, seed, cache + "/injected", classes)
         plain = test_model(control, data, seed, cache + "/plain", classes)
-    figure = _figure(folder, planted, classes)
+    figure_name = _figure(folder, planted, classes)
     for entry in (planted, plain):
         for cls in classes:
             entry[f"class_{cls}"].pop("_result")
@@ -99,28 +100,18 @@ def run(folder: Path) -> dict[str, Any]:
                "accuracy": accuracy(model, data), "control_accuracy": accuracy(control, data),
                "logit_gain_from_patch": gains, "plain_model_logit_gain_from_patch": plain_gains,
                "control_class": unmoved, "classes": list(classes),
-               "injected": planted, "not_injected": plain, "figure": figure}
+               "injected": planted, "not_injected": plain, "figure": figure_name}
     save(NAME, results, folder)
     return results
 
 
 def _figure(folder: Path, planted: dict[str, Any], classes: tuple[int, ...]) -> str | None:
-    try:
-        import matplotlib
+    def draw(fig: Any) -> None:
+        for ax, cls in zip(fig.subplots(1, len(classes), squeeze=False)[0], classes):
+            planted[f"class_{cls}"]["_result"].plot(ax)
+            ax.set_title(f"class {cls}: patch concept vs random", fontsize=8)
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:  # pragma: no cover - the plot extra
-        return None
-    fig, axes = plt.subplots(1, len(classes), figsize=(3.5 * len(classes), 3.2))
-    for ax, cls in zip(axes, classes):
-        planted[f"class_{cls}"]["_result"].plot(ax)
-        ax.set_title(f"class {cls}: patch concept vs random", fontsize=8)
-    fig.tight_layout()
-    path = folder / f"{NAME}.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return str(path)
+    return figure(folder / f"{NAME}.png", draw, (3.5 * len(classes), 3.2), dpi=120)
 
 
 def main(folder: Path | None = None) -> dict[str, Any]:
